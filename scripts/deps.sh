@@ -1,0 +1,27 @@
+#!/bin/sh
+# deps.sh: make sure the Debian packages groupvault builds and tests with are
+# installed. As root it runs apt-get; otherwise it prints the one command to run.
+# Usage: scripts/deps.sh build|test
+set -eu
+build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev"
+test_pkgs="libcmocka-dev python3 curl"
+case "${1:-build}" in
+build) want="$build" ;;
+test) want="$build $test_pkgs" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+	echo "deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >&2
+else
+	echo "deps: missing packages; run: sudo apt-get install$missing" >&2
+	exit 1
+fi

@@ -1,0 +1,77 @@
+/* api.c: the single map from internal error kinds to HTTP answers. No
+ * library error text ever reaches a client; only these strings do. */
+#include "api.h"
+
+static const struct {
+	int status;
+	const char *text;
+	const char *code;
+} api_errors[API_ERR_COUNT] = {
+    [API_OK] = {200, "ok", NULL},
+    [API_BAD_BODY] = {400, "Invalid request body", NULL},
+    [API_ALREADY_INIT] = {400, "Vault already initialized", NULL},
+    [API_WEAK_PASSWORD] = {400, "Password must be at least 16 characters", NULL},
+    [API_NOT_INIT] = {400, "Vault not initialized", NULL},
+    [API_BAD_PASSWORD] = {401, "Invalid password", NULL},
+    [API_UNAUTHORIZED] = {401, "Unauthorized", NULL},
+    [API_TOKEN_REQUIRED] = {401, "Capability token required", NULL},
+    [API_TOKEN_INVALID] = {401, "Invalid or expired capability token", NULL},
+    [API_WRONG_GROUP] = {403, "Token not valid for this org", NULL},
+    [API_ACCESS_DENIED] = {403, "Access denied for this secret", NULL},
+    [API_NOT_FOUND] = {404, "Secret not found", NULL},
+    [API_NO_ROUTE] = {404, "Not found", NULL},
+    [API_METHOD] = {405, "Method not allowed", NULL},
+    [API_LOCKED] = {423, "Vault is locked", "VAULT_LOCKED"},
+    [API_UNLOCK_LIMIT] = {429, "Too many unlock attempts", "RATE_LIMITED"},
+    [API_TOKEN_LIMIT] = {429, "Token issue rate limit exceeded", "RATE_LIMITED"},
+    [API_KDF_BUSY] = {429, "Another unlock is in progress", "KDF_BUSY"},
+    [API_BODY_TOO_LARGE] = {413, "Request body too large", NULL},
+    [API_VALUE_TOO_LARGE] = {413, "Secret value too large", NULL},
+    [API_BAD_TTL] = {400, "ttlSeconds must be between 60 and 2592000", NULL},
+    [API_BAD_NAME] = {400, "Invalid URL parameters", NULL},
+    [API_BAD_LIMIT] = {400, "limit must be an integer from 1 to 1000", NULL},
+    [API_BAD_IMPORT] = {400, "Invalid vault format", NULL},
+    [API_BAD_KDF] = {400, "Unsupported key derivation parameters", NULL},
+    [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
+    [API_CORRUPT] = {500, "Stored data failed its integrity check", "INTEGRITY"},
+    [API_INTERNAL] = {500, "Internal error", NULL},
+    [API_AUDIT_FAILED] = {503, "Audit log unavailable", "AUDIT_UNAVAILABLE"},
+    [API_STORE_FAILED] = {503, "Storage unavailable", "STORE_UNAVAILABLE"},
+};
+
+int api_status(enum api_err e)
+{
+	return e < API_ERR_COUNT ? api_errors[e].status : 500;
+}
+
+const char *api_error_text(enum api_err e)
+{
+	return e < API_ERR_COUNT ? api_errors[e].text : "Internal error";
+}
+
+json_t *api_error_body(enum api_err e, const char *details)
+{
+	json_t *b = json_pack("{s:s}", "error", api_error_text(e));
+
+	if (b == NULL)
+		return NULL;
+	if (e < API_ERR_COUNT && api_errors[e].code != NULL)
+		json_object_set_new(b, "code", json_string(api_errors[e].code));
+	if (details != NULL)
+		json_object_set_new(b, "details", json_string(details));
+	return b;
+}
+
+void api_fail(struct api_resp *resp, enum api_err e, const char *details)
+{
+	json_decref(resp->body);
+	resp->status = api_status(e);
+	resp->body = api_error_body(e, details);
+}
+
+void api_reply(struct api_resp *resp, int status, json_t *body)
+{
+	json_decref(resp->body);
+	resp->status = status;
+	resp->body = body;
+}

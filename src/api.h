@@ -1,0 +1,78 @@
+/* api.h: what a handler sees (a request) and fills (a response), and the one
+ * table of error kinds with their HTTP status and client-facing text. No
+ * libmicrohttpd type appears here. */
+#ifndef GV_API_H
+#define GV_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum api_err {
+	API_OK = 0,
+	API_BAD_BODY,
+	API_ALREADY_INIT,
+	API_WEAK_PASSWORD,
+	API_NOT_INIT,
+	API_BAD_PASSWORD,
+	API_UNAUTHORIZED,
+	API_TOKEN_REQUIRED,
+	API_TOKEN_INVALID,
+	API_WRONG_GROUP,
+	API_ACCESS_DENIED,
+	API_NOT_FOUND,
+	API_NO_ROUTE,
+	API_METHOD,
+	API_LOCKED,
+	API_UNLOCK_LIMIT,
+	API_TOKEN_LIMIT,
+	API_KDF_BUSY,
+	API_BODY_TOO_LARGE,
+	API_VALUE_TOO_LARGE,
+	API_BAD_TTL,
+	API_BAD_NAME,
+	API_BAD_LIMIT,
+	API_BAD_IMPORT,
+	API_BAD_KDF,
+	API_TOKEN_NOT_FOUND,
+	API_CORRUPT,
+	API_INTERNAL,
+	API_AUDIT_FAILED,
+	API_STORE_FAILED,
+	API_ERR_COUNT
+};
+
+/* HTTP status for an error kind. */
+int api_status(enum api_err e);
+/* Builds the JSON error body {error, code?, details?}; details may be NULL.
+ * Returns a new reference. */
+json_t *api_error_body(enum api_err e, const char *details);
+/* Short name of an error kind, as written in audit entries. */
+const char *api_error_text(enum api_err e);
+
+enum api_auth { API_AUTH_NONE, API_AUTH_MGMT, API_AUTH_CAP };
+
+struct cap; /* a verified capability token (token.h) */
+
+struct api_req {
+	const char *method;
+	const char *param;      /* decoded path parameter, NUL-free, or NULL */
+	size_t param_len;
+	json_t *body;           /* parsed JSON object, or NULL when none was sent */
+	const char *ip;         /* client address as text */
+	const struct cap *cap;  /* set for API_AUTH_CAP routes */
+	const char *query_limit;
+	const char *query_format;
+};
+
+struct api_resp {
+	int status;
+	json_t *body;           /* owned; serialised and wiped after sending */
+	unsigned retry_after;   /* seconds; 0 for none */
+};
+
+/* Fills resp with an error; details may be NULL. */
+void api_fail(struct api_resp *resp, enum api_err e, const char *details);
+/* Fills resp with status and body (steals the reference). */
+void api_reply(struct api_resp *resp, int status, json_t *body);
+
+#endif

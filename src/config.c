@@ -1,0 +1,128 @@
+/* config.c: environment parsing with bounds. Never logs AUTH_TOKEN or
+ * SIGNING_KEY. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct config_var config_vars[] = {
+    {"GROUP_ID", "(required)", "group this vault serves; tokens for other groups get 403"},
+    {"AUTH_TOKEN", "(required)", "management API token (x-auth-token)"},
+    {"SIGNING_KEY", "(generated)", "capability token HMAC key; else kept in DATA_DIR/signing.key"},
+    {"PORT", "18790", "TCP port"},
+    {"BIND_ADDRESS", "127.0.0.1", "listen address (0.0.0.0 in containers)"},
+    {"DATA_DIR", "./data", "directory for vault.db and signing.key"},
+    {"SESSION_TTL_SECONDS", "1800", "unlock session length"},
+    {"MAX_BODY_BYTES", "1048576", "largest request body (413 beyond)"},
+    {"MAX_VALUE_BYTES", "1048576", "largest secret value (413 beyond)"},
+    {"MAX_CONNECTIONS", "256", "concurrent connections"},
+    {"CONNECTION_TIMEOUT_SECONDS", "30", "idle connection timeout"},
+    {"THREADS", "0", "HTTP worker threads (0: one per CPU)"},
+    {"UNLOCK_MAX_FAILURES", "5", "failed unlocks per client per window (429 beyond)"},
+    {"UNLOCK_WINDOW_SECONDS", "900", "window for UNLOCK_MAX_FAILURES"},
+    {"TOKEN_ISSUE_PER_HOUR", "100", "capability tokens issued per user per hour"},
+    {"KDF_MEMORY_KIB", "65536", "Argon2id memory for new vaults"},
+    {"KDF_ITERATIONS", "3", "Argon2id passes for new vaults"},
+    {"KDF_PARALLELISM", "4", "Argon2id lanes for new vaults"},
+    {"TRUST_PROXY", "0", "1: client address from X-Forwarded-For (behind a proxy)"},
+    {"QUIET", "0", "1: no info logs"},
+    {NULL, NULL, NULL},
+};
+
+static const char *config_get(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v != NULL && *v != '\0')
+		return v;
+	for (const struct config_var *c = config_vars; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0 && c->def[0] != '(')
+			return c->def;
+	return NULL;
+}
+
+static int config_uint(const char *name, unsigned long lo, unsigned long hi, unsigned long *out,
+		       char *err, size_t errlen)
+{
+	const char *v = config_get(name);
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < lo || n > hi) {
+		snprintf(err, errlen, "%s must be an integer from %lu to %lu", name, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int config_str(const char *name, char *dst, size_t dstlen, int required, char *err,
+		      size_t errlen)
+{
+	const char *v = config_get(name);
+
+	if (v == NULL) {
+		if (required) {
+			snprintf(err, errlen, "%s is required", name);
+			return -1;
+		}
+		dst[0] = '\0';
+		return 0;
+	}
+	if (strlen(v) >= dstlen) {
+		snprintf(err, errlen, "%s is too long (at most %zu bytes)", name, dstlen - 1);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+int config_load(struct config *cfg, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_str("GROUP_ID", cfg->group_id, sizeof(cfg->group_id), 1, err, errlen) ||
+	    config_str("AUTH_TOKEN", cfg->auth_token, sizeof(cfg->auth_token), 1, err, errlen) ||
+	    config_str("SIGNING_KEY", cfg->signing_key, sizeof(cfg->signing_key), 0, err,
+		       errlen) ||
+	    config_str("DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), 1, err, errlen) ||
+	    config_str("BIND_ADDRESS", cfg->bind_address, sizeof(cfg->bind_address), 1, err,
+		       errlen))
+		return -1;
+	if (strlen(cfg->auth_token) < 16) {
+		snprintf(err, errlen, "AUTH_TOKEN must be at least 16 characters");
+		return -1;
+	}
+	if (strlen(cfg->signing_key) > 0 && strlen(cfg->signing_key) < 32) {
+		snprintf(err, errlen, "SIGNING_KEY must be at least 32 characters");
+		return -1;
+	}
+#define UINT_VAR(name, lo, hi, field)                                                            \
+	do {                                                                                     \
+		if (config_uint(name, lo, hi, &n, err, errlen) != 0)                             \
+			return -1;                                                               \
+		cfg->field = n;                                                                  \
+	} while (0)
+	UINT_VAR("PORT", 1, 65535, port);
+	UINT_VAR("SESSION_TTL_SECONDS", 1, 86400, session_ttl);
+	UINT_VAR("MAX_BODY_BYTES", 1024, 64UL << 20, max_body);
+	UINT_VAR("MAX_VALUE_BYTES", 1, 64UL << 20, max_value);
+	UINT_VAR("MAX_CONNECTIONS", 1, 65536, max_connections);
+	UINT_VAR("CONNECTION_TIMEOUT_SECONDS", 1, 3600, connection_timeout);
+	UINT_VAR("THREADS", 0, 256, threads);
+	UINT_VAR("UNLOCK_MAX_FAILURES", 1, 1000000, unlock_max_failures);
+	UINT_VAR("UNLOCK_WINDOW_SECONDS", 1, 86400, unlock_window);
+	UINT_VAR("TOKEN_ISSUE_PER_HOUR", 1, 1000000, token_issue_per_hour);
+	UINT_VAR("KDF_MEMORY_KIB", 1024, 262144, kdf_memory);
+	UINT_VAR("KDF_ITERATIONS", 1, 16, kdf_iterations);
+	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);
+	UINT_VAR("TRUST_PROXY", 0, 1, trust_proxy);
+	UINT_VAR("QUIET", 0, 1, quiet);
+#undef UINT_VAR
+	return 0;
+}

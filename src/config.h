@@ -1,0 +1,44 @@
+/* config.h: every setting and limit in one place, read from the environment.
+ * The README's table lists the same names and defaults. */
+#ifndef GV_CONFIG_H
+#define GV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char group_id[256];
+	char auth_token[1024];
+	char signing_key[1024]; /* empty: generated and kept in the data dir */
+	char data_dir[1024];
+	char bind_address[64];
+	uint16_t port;
+	unsigned session_ttl;       /* seconds */
+	size_t max_body;            /* bytes */
+	size_t max_value;           /* bytes */
+	unsigned max_connections;
+	unsigned connection_timeout; /* seconds */
+	unsigned threads;
+	unsigned unlock_max_failures;
+	unsigned unlock_window;     /* seconds */
+	unsigned token_issue_per_hour;
+	unsigned kdf_memory;        /* KiB, for new vaults */
+	unsigned kdf_iterations;
+	unsigned kdf_parallelism;
+	int trust_proxy;            /* take the client address from X-Forwarded-For */
+	int quiet;
+};
+
+/* One row per variable: name, default, what it sets. */
+struct config_var {
+	const char *name;
+	const char *def;
+	const char *help;
+};
+extern const struct config_var config_vars[];
+
+/* Reads the environment. On a missing or invalid setting writes one line to
+ * err (naming the variable) and returns -1. */
+int config_load(struct config *cfg, char *err, size_t errlen);
+
+#endif

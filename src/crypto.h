@@ -1,0 +1,88 @@
+/* crypto.h: the only doorway to OpenSSL and libargon2. AES-256-GCM, HMAC,
+ * SHA-256, Argon2id, the CSPRNG, constant-time compare and locked key memory.
+ * Nothing here logs a key, a password or a plaintext. */
+#ifndef GV_CRYPTO_H
+#define GV_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_KEY_LEN 32
+#define CRYPTO_NONCE_LEN 12
+#define CRYPTO_TAG_LEN 16
+#define CRYPTO_SEAL_OVERHEAD (CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_HASH_LEN 32
+
+/* Argon2id bounds accepted for stored vault parameters. */
+#define CRYPTO_KDF_MIN_MEMORY 1024u     /* KiB */
+#define CRYPTO_KDF_MAX_MEMORY 262144u   /* KiB: 256 MiB */
+#define CRYPTO_KDF_MIN_ITER 1u
+#define CRYPTO_KDF_MAX_ITER 16u
+#define CRYPTO_KDF_MIN_LANES 1u
+#define CRYPTO_KDF_MAX_LANES 16u
+#define CRYPTO_KDF_SALT_LEN 16
+
+struct crypto_kdf {
+	uint32_t memory_kib;
+	uint32_t iterations;
+	uint32_t parallelism;
+};
+
+/* Process hardening and the secure heap: non-dumpable, no core files.
+ * Call once at start. Returns 0, or -1 if the secure heap is unavailable. */
+int crypto_init(void);
+
+/* Locked, zeroed memory from the secure heap; crypto_secure_free wipes it.
+ * crypto_secure_free(NULL, n) is a no-op. */
+void *crypto_secure_alloc(size_t len);
+void crypto_secure_free(void *p, size_t len);
+
+/* A malloc/free pair that wipes every block on free (for JSON trees that may
+ * hold plaintext). */
+void *crypto_wipe_malloc(size_t len);
+void crypto_wipe_free(void *p);
+
+/* Wipe memory the compiler may not elide. */
+void crypto_wipe(void *p, size_t len);
+
+int crypto_random(void *buf, size_t len);
+
+/* Constant time in the length of the inputs. crypto_equal_str also hides
+ * whether the lengths differ (both sides are hashed first). */
+int crypto_equal(const void *a, const void *b, size_t len);
+int crypto_equal_str(const void *a, size_t alen, const void *b, size_t blen);
+
+int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+		       unsigned char out[CRYPTO_HASH_LEN]);
+/* HMAC over two parts (e.g. a label and a name) without concatenating. */
+int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen,
+			 const void *b, size_t blen, unsigned char out[CRYPTO_HASH_LEN]);
+
+/* AES-256-GCM with an explicit nonce and a detached tag. */
+int crypto_gcm_encrypt(const unsigned char key[CRYPTO_KEY_LEN],
+		       const unsigned char nonce[CRYPTO_NONCE_LEN], const void *aad, size_t aadlen,
+		       const void *pt, size_t len, unsigned char *ct,
+		       unsigned char tag[CRYPTO_TAG_LEN]);
+/* Returns 0 when the tag verifies; -1 otherwise (out is then wiped). */
+int crypto_gcm_decrypt(const unsigned char key[CRYPTO_KEY_LEN],
+		       const unsigned char nonce[CRYPTO_NONCE_LEN], const void *aad, size_t aadlen,
+		       const void *ct, size_t len, const unsigned char tag[CRYPTO_TAG_LEN],
+		       unsigned char *pt);
+
+/* Sealed box: out = nonce(12) | ciphertext(len) | tag(16), fresh random
+ * nonce. out must hold len + CRYPTO_SEAL_OVERHEAD bytes. */
+int crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+		const void *pt, size_t len, unsigned char *out);
+/* Opens a sealed box of inlen bytes into out (inlen - overhead bytes).
+ * Returns 0, or -1 on a short box or a failed tag. */
+int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+		const unsigned char *in, size_t inlen, unsigned char *out);
+
+/* Non-zero when the parameters are within the accepted bounds. */
+int crypto_kdf_valid(const struct crypto_kdf *kdf);
+/* Argon2id v1.3. Threads = min(lanes, online CPUs). Returns 0 or -1. */
+int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
+		    const unsigned char *salt, size_t saltlen, unsigned char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,15 @@
+/* http.h: the libmicrohttpd server. It owns every check that precedes a
+ * handler (route match, path parameters, auth, body size, JSON parse) and
+ * turns each response into JSON on the wire. */
+#ifndef GV_HTTP_H
+#define GV_HTTP_H
+
+struct config;
+struct vault;
+struct http;
+
+/* Starts listening; NULL with a log line on failure. */
+struct http *http_start(const struct config *cfg, struct vault *v);
+void http_stop(struct http *h);
+
+#endif

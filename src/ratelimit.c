@@ -1,0 +1,105 @@
+/* ratelimit.c: fixed-window failure counters in a fixed-size table. */
+#include "ratelimit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rl_slot {
+	char key[64];
+	int64_t start;
+	unsigned count;
+};
+
+struct ratelimit {
+	pthread_mutex_t mu;
+	unsigned nslots, max;
+	int64_t window;
+	struct rl_slot *slots;
+};
+
+struct ratelimit *ratelimit_new(unsigned slots, unsigned max, unsigned window_s)
+{
+	struct ratelimit *rl = calloc(1, sizeof(*rl));
+
+	if (rl == NULL)
+		return NULL;
+	rl->slots = calloc(slots, sizeof(*rl->slots));
+	if (rl->slots == NULL) {
+		free(rl);
+		return NULL;
+	}
+	pthread_mutex_init(&rl->mu, NULL);
+	rl->nslots = slots;
+	rl->max = max;
+	rl->window = (int64_t)window_s * 1000;
+	return rl;
+}
+
+void ratelimit_free(struct ratelimit *rl)
+{
+	if (rl == NULL)
+		return;
+	pthread_mutex_destroy(&rl->mu);
+	free(rl->slots);
+	free(rl);
+}
+
+static struct rl_slot *rl_find(struct ratelimit *rl, const char *key, int64_t now, int create)
+{
+	struct rl_slot *victim = NULL;
+
+	for (unsigned i = 0; i < rl->nslots; i++) {
+		struct rl_slot *s = &rl->slots[i];
+		if (s->key[0] != '\0' && strncmp(s->key, key, sizeof(s->key) - 1) == 0) {
+			if (now - s->start >= rl->window) {
+				s->start = now;
+				s->count = 0;
+			}
+			return s;
+		}
+		if (victim == NULL || s->key[0] == '\0' ||
+		    (victim->key[0] != '\0' && s->start < victim->start))
+			victim = s;
+	}
+	if (!create || victim == NULL)
+		return NULL;
+	strncpy(victim->key, key, sizeof(victim->key) - 1);
+	victim->key[sizeof(victim->key) - 1] = '\0';
+	victim->start = now;
+	victim->count = 0;
+	return victim;
+}
+
+unsigned ratelimit_blocked(struct ratelimit *rl, const char *key, int64_t now_ms)
+{
+	struct rl_slot *s;
+	unsigned wait = 0;
+
+	pthread_mutex_lock(&rl->mu);
+	s = rl_find(rl, key, now_ms, 0);
+	if (s != NULL && s->count >= rl->max)
+		wait = (unsigned)((s->start + rl->window - now_ms + 999) / 1000);
+	pthread_mutex_unlock(&rl->mu);
+	return wait == 0 && s != NULL && s->count >= rl->max ? 1 : wait;
+}
+
+void ratelimit_fail(struct ratelimit *rl, const char *key, int64_t now_ms)
+{
+	struct rl_slot *s;
+
+	pthread_mutex_lock(&rl->mu);
+	s = rl_find(rl, key, now_ms, 1);
+	if (s != NULL)
+		s->count++;
+	pthread_mutex_unlock(&rl->mu);
+}
+
+void ratelimit_clear(struct ratelimit *rl, const char *key)
+{
+	pthread_mutex_lock(&rl->mu);
+	for (unsigned i = 0; i < rl->nslots; i++)
+		if (strncmp(rl->slots[i].key, key, sizeof(rl->slots[i].key) - 1) == 0)
+			memset(&rl->slots[i], 0, sizeof(rl->slots[i]));
+	pthread_mutex_unlock(&rl->mu);
+}

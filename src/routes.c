@@ -1,0 +1,531 @@
+/* routes.c: the route table and its handlers. Handlers receive a checked
+ * request (authenticated, body parsed) and fill a response; they validate
+ * field shapes and call the vault. They never log secret material. */
+#include "routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "token.h"
+#include "util.h"
+#include "vault.h"
+
+static void h_health(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	(void)req;
+	api_reply(resp, 200,
+		  json_pack("{s:s,s:s,s:b,s:b}", "status", "ok", "groupId", cfg->group_id,
+			    "vaultInitialized", vault_is_initialized(v), "vaultUnlocked",
+			    vault_session_left(v) > 0));
+}
+
+/* Optional string field: NULL when absent; *bad set when present but not a
+ * NUL-free string of 1..max bytes. */
+static const char *opt_str(const struct api_req *req, const char *key, size_t max, int *bad,
+			   const char **why)
+{
+	json_t *v = req->body ? json_object_get(req->body, key) : NULL;
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		*bad = 1;
+		*why = key;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static void fail_field(struct api_resp *resp, const char *field, const char *msg)
+{
+	char details[128];
+
+	snprintf(details, sizeof(details), "%s: %s", field, msg);
+	api_fail(resp, API_BAD_BODY, details);
+}
+
+static void h_init(struct vault *v, const struct config *cfg, const struct api_req *req,
+		   struct api_resp *resp)
+{
+	json_t *pw = json_object_get(req->body, "password");
+	struct vault_actor who = {NULL, req->ip};
+	enum api_err err;
+
+	(void)cfg;
+	if (!json_is_string(pw)) {
+		fail_field(resp, "password", "Required");
+		return;
+	}
+	if (vault_is_initialized(v)) {
+		api_fail(resp, API_ALREADY_INIT, NULL);
+		return;
+	}
+	if (util_utf8_chars(json_string_value(pw), json_string_length(pw)) < 16) {
+		fail_field(resp, "password", "Vault password must be at least 16 characters");
+		return;
+	}
+	if (json_string_length(pw) > 1024) {
+		fail_field(resp, "password", "Must be at most 1024 bytes");
+		return;
+	}
+	err = vault_init(v, json_string_value(pw), json_string_length(pw), &who);
+	if (err != API_OK) {
+		api_fail(resp, err, NULL);
+		return;
+	}
+	api_reply(resp, 200,
+		  json_pack("{s:b,s:s}", "success", 1, "message", "Org vault initialized"));
+}
+
+static void h_unlock(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	json_t *pw = json_object_get(req->body, "password");
+	const char *why = NULL;
+	int bad = 0;
+	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	long long count = 0;
+	unsigned retry = 0;
+	enum api_err err;
+
+	if (bad) {
+		fail_field(resp, why, "Must be a non-empty string");
+		return;
+	}
+	if (!json_is_string(pw) || json_string_length(pw) == 0) {
+		fail_field(resp, "password", "Password is required");
+		return;
+	}
+	if (json_string_length(pw) > 1024) {
+		fail_field(resp, "password", "Must be at most 1024 bytes");
+		return;
+	}
+	err = vault_unlock(v, json_string_value(pw), json_string_length(pw), &who, &count, &retry);
+	if (err != API_OK) {
+		api_fail(resp, err, NULL);
+		resp->retry_after = err == API_KDF_BUSY ? 1 : retry;
+		return;
+	}
+	api_reply(resp, 200,
+		  json_pack("{s:b,s:I,s:I}", "success", 1, "expiresIn", (json_int_t)cfg->session_ttl,
+			    "secretCount", (json_int_t)count));
+}
+
+static void h_lock(struct vault *v, const struct config *cfg, const struct api_req *req,
+		   struct api_resp *resp)
+{
+	const char *why = NULL;
+	int bad = 0;
+	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	enum api_err err;
+
+	(void)cfg;
+	if (bad) {
+		fail_field(resp, why, "Must be a non-empty string");
+		return;
+	}
+	err = vault_lock(v, &who);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
+}
+
+static void h_extend(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	unsigned left = 0;
+	enum api_err err = vault_extend(v, &left);
+
+	(void)cfg;
+	(void)req;
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200,
+			  json_pack("{s:b,s:I}", "success", 1, "expiresIn", (json_int_t)left));
+}
+
+static void h_status(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	unsigned left = vault_session_left(v);
+
+	(void)cfg;
+	(void)req;
+	api_reply(resp, 200,
+		  json_pack("{s:b,s:b,s:I}", "initialized", vault_is_initialized(v), "unlocked",
+			    left > 0, "expiresIn", (json_int_t)left));
+}
+
+static void h_token_issue(struct vault *v, const struct config *cfg, const struct api_req *req,
+			  struct api_resp *resp)
+{
+	json_t *allowed = json_object_get(req->body, "allowedSecrets");
+	json_t *perms = json_object_get(req->body, "permissions");
+	json_t *ttl = json_object_get(req->body, "ttlSeconds"), *e, *out = NULL;
+	const char *why = "userId";
+	int bad = 0;
+	const char *user = opt_str(req, "userId", 255, &bad, &why);
+	struct vault_actor who = {NULL, req->ip};
+	long long ttl_s = 3600;
+	enum api_err err;
+	size_t i;
+
+	(void)cfg;
+	if (bad || user == NULL) {
+		fail_field(resp, "userId", "Required non-empty string");
+		return;
+	}
+	if (allowed != NULL && !json_is_null(allowed)) {
+		if (!json_is_array(allowed) || json_array_size(allowed) == 0 ||
+		    json_array_size(allowed) > 256) {
+			fail_field(resp, "allowedSecrets", "Must be an array of 1 to 256 patterns");
+			return;
+		}
+		json_array_foreach(allowed, i, e)
+		{
+			const char *s = json_string_value(e);
+			size_t n = json_string_length(e);
+			if (!json_is_string(e) ||
+			    !((n == 1 && s[0] == '*') || util_valid_name(s, n) ||
+			      (n > 1 && s[n - 1] == '*' && util_valid_name(s, n - 1)))) {
+				fail_field(resp, "allowedSecrets",
+					   "Each entry must be a secret name, \"*\", or a prefix "
+					   "ending in \"*\"");
+				return;
+			}
+		}
+		json_incref(allowed);
+	} else {
+		allowed = json_pack("[s]", "*");
+	}
+	if (perms != NULL && !json_is_null(perms)) {
+		if (!json_is_array(perms) || json_array_size(perms) > 3) {
+			json_decref(allowed);
+			fail_field(resp, "permissions", "Must be an array of read, write, delete");
+			return;
+		}
+		json_array_foreach(perms, i, e)
+		{
+			if (!json_is_string(e) || token_perm(json_string_value(e)) == 0) {
+				json_decref(allowed);
+				fail_field(resp, "permissions",
+					   "Each entry must be read, write or delete");
+				return;
+			}
+		}
+		json_incref(perms);
+	} else {
+		perms = json_pack("[s]", "read");
+	}
+	if (ttl != NULL && !json_is_null(ttl)) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 60 ||
+		    json_integer_value(ttl) > 2592000) {
+			json_decref(allowed);
+			json_decref(perms);
+			api_fail(resp, API_BAD_TTL, NULL);
+			return;
+		}
+		ttl_s = json_integer_value(ttl);
+	}
+	err = vault_token_issue(v, user, allowed, perms, ttl_s, &who, &out);
+	json_decref(allowed);
+	json_decref(perms);
+	if (err != API_OK) {
+		api_fail(resp, err, NULL);
+		if (err == API_TOKEN_LIMIT)
+			resp->retry_after = 3600;
+		return;
+	}
+	api_reply(resp, 200, out);
+}
+
+static int revoke_fields(const struct api_req *req, struct api_resp *resp, const char **by)
+{
+	const char *why = NULL;
+	int bad = 0;
+
+	*by = opt_str(req, "revokedBy", 255, &bad, &why);
+	opt_str(req, "reason", 500, &bad, &why);
+	if (bad) {
+		fail_field(resp, why, "Must be a non-empty string");
+		return -1;
+	}
+	return 0;
+}
+
+static void h_token_revoke(struct vault *v, const struct config *cfg, const struct api_req *req,
+			   struct api_resp *resp)
+{
+	struct vault_actor who = {NULL, req->ip};
+	enum api_err err;
+
+	(void)cfg;
+	if (revoke_fields(req, resp, &who.user_id) != 0)
+		return;
+	err = vault_token_revoke(v, req->param, &who);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
+}
+
+static void h_token_revoke_user(struct vault *v, const struct config *cfg,
+				const struct api_req *req, struct api_resp *resp)
+{
+	struct vault_actor who = {NULL, req->ip};
+	long long n = 0;
+	enum api_err err;
+
+	(void)cfg;
+	if (revoke_fields(req, resp, &who.user_id) != 0)
+		return;
+	err = vault_token_revoke_user(v, req->param, &who, &n);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200,
+			  json_pack("{s:b,s:I}", "success", 1, "revokedCount", (json_int_t)n));
+}
+
+static int parse_limit(const char *s, int def, int *out)
+{
+	char *end;
+	long n;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	n = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || n < 1 || n > 1000)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static void h_audit(struct vault *v, const struct config *cfg, const struct api_req *req,
+		    struct api_resp *resp)
+{
+	json_t *out = NULL;
+	enum api_err err;
+	int limit;
+
+	(void)cfg;
+	if (parse_limit(req->query_limit, req->param ? 50 : 100, &limit) != 0) {
+		api_fail(resp, API_BAD_LIMIT, NULL);
+		return;
+	}
+	err = vault_audit_list(v, req->param, req->param_len, limit, &out);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
+static void h_audit_verify(struct vault *v, const struct config *cfg, const struct api_req *req,
+			   struct api_resp *resp)
+{
+	json_t *out = NULL;
+	enum api_err err = vault_audit_verify(v, &out);
+
+	(void)cfg;
+	(void)req;
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
+static void h_export(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	struct vault_actor who = {NULL, req->ip};
+	json_t *out = NULL;
+	int legacy = 0;
+	enum api_err err;
+
+	(void)cfg;
+	if (req->query_format != NULL) {
+		if (strcmp(req->query_format, "ocmt-v1") == 0) {
+			legacy = 1;
+		} else if (strcmp(req->query_format, "groupvault") != 0) {
+			api_fail(resp, API_BAD_BODY, "format: must be groupvault or ocmt-v1");
+			return;
+		}
+	}
+	err = vault_export(v, legacy, &who, &out);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
+static void h_import(struct vault *v, const struct config *cfg, const struct api_req *req,
+		     struct api_resp *resp)
+{
+	struct vault_actor who = {NULL, req->ip};
+	const char *why = NULL;
+	enum api_err err;
+
+	(void)cfg;
+	if (vault_is_initialized(v)) {
+		api_fail(resp, API_ALREADY_INIT, NULL);
+		return;
+	}
+	err = vault_import(v, json_object_get(req->body, "vault"), &who, &why);
+	if (err != API_OK)
+		api_fail(resp, err, err == API_BAD_IMPORT || err == API_BAD_KDF ? why : NULL);
+	else
+		api_reply(resp, 200, json_pack("{s:b,s:s}", "success", 1, "message", "Vault imported"));
+}
+
+static void h_secret_get(struct vault *v, const struct config *cfg, const struct api_req *req,
+			 struct api_resp *resp)
+{
+	json_t *out = NULL;
+	enum api_err err;
+
+	(void)cfg;
+	err = vault_secret_get(v, req->cap, req->param, req->param_len, req->ip, &out);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
+static void h_secret_put(struct vault *v, const struct config *cfg, const struct api_req *req,
+			 struct api_resp *resp)
+{
+	json_t *value = json_object_get(req->body, "value");
+	json_t *md = json_object_get(req->body, "metadata");
+	enum api_err err;
+	int created = 0;
+
+	if (!json_is_string(value) || json_string_length(value) == 0) {
+		fail_field(resp, "value", "Value is required");
+		return;
+	}
+	if (json_string_length(value) > cfg->max_value) {
+		api_fail(resp, API_VALUE_TOO_LARGE, NULL);
+		return;
+	}
+	if (md != NULL && json_is_null(md))
+		md = NULL;
+	if (md != NULL && !json_is_object(md)) {
+		fail_field(resp, "metadata", "Must be an object");
+		return;
+	}
+	err = vault_secret_put(v, req->cap, req->param, req->param_len, value, md, req->ip,
+			       &created);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, json_pack("{s:b,s:b}", "success", 1, "created", created));
+}
+
+static void h_secret_delete(struct vault *v, const struct config *cfg, const struct api_req *req,
+			    struct api_resp *resp)
+{
+	enum api_err err;
+
+	(void)cfg;
+	err = vault_secret_delete(v, req->cap, req->param, req->param_len, req->ip);
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
+}
+
+static void h_secret_list(struct vault *v, const struct config *cfg, const struct api_req *req,
+			  struct api_resp *resp)
+{
+	json_t *out = NULL;
+	enum api_err err = vault_secret_list(v, req->cap, req->ip, &out);
+
+	(void)cfg;
+	if (err != API_OK)
+		api_fail(resp, err, NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
+const struct route routes[] = {
+    {"GET", "/health", h_health, API_AUTH_NONE, 0, "liveness and vault state"},
+    {"POST", "/init", h_init, API_AUTH_MGMT, 1, "create the vault with a password"},
+    {"POST", "/import", h_import, API_AUTH_MGMT, 1, "import a groupvault or ocmt-v1 export"},
+    {"GET", "/export", h_export, API_AUTH_MGMT, 0, "export (?format=ocmt-v1 when unlocked)"},
+    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, 1, "derive the key and open a session"},
+    {"POST", "/lock", h_lock, API_AUTH_MGMT, 1, "end the session, wipe keys"},
+    {"POST", "/extend", h_extend, API_AUTH_MGMT, 1, "restart the session clock"},
+    {"GET", "/status", h_status, API_AUTH_MGMT, 0, "initialized, unlocked, expiresIn"},
+    {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, 1, "issue a capability token"},
+    {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, 1,
+     "revoke every token of a user"},
+    {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, 1, "revoke one token"},
+    {"GET", "/audit", h_audit, API_AUTH_MGMT, 0, "audit log, newest first (?limit=1..1000)"},
+    {"GET", "/audit/verify", h_audit_verify, API_AUTH_MGMT, 0, "check the audit hash chain"},
+    {"GET", "/audit/secret/:key", h_audit, API_AUTH_MGMT, 0, "audit log of one secret"},
+    {"GET", "/secrets", h_secret_list, API_AUTH_CAP, 0, "list names in the token's scope"},
+    {"GET", "/secrets/:key", h_secret_get, API_AUTH_CAP, 0, "read a secret (audited first)"},
+    {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, 1, "create or update a secret"},
+    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, 1, "delete a secret"},
+    {NULL, NULL, NULL, API_AUTH_NONE, 0, NULL},
+};
+
+/* Compares pattern segments with path segments; returns the index of the
+ * parameter segment through *param (or -1). */
+static int route_path_match(const char *pattern, char **segs, size_t nsegs, int *param)
+{
+	const char *p = pattern + 1;
+	size_t i = 0;
+
+	*param = -1;
+	while (*p != '\0') {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (i >= nsegs)
+			return 0;
+		if (p[0] == ':')
+			*param = (int)i;
+		else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0)
+			return 0;
+		i++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return i == nsegs;
+}
+
+const struct route *routes_match(const char *method, char **segs, size_t nsegs,
+				 int *path_known, int *param_idx)
+{
+	*path_known = 0;
+	for (const struct route *r = routes; r->method != NULL; r++) {
+		int param;
+		if (!route_path_match(r->pattern, segs, nsegs, &param))
+			continue;
+		/* A literal route (/audit/verify) wins over a parameter one. */
+		*path_known = 1;
+		if (strcmp(r->method, method) == 0) {
+			*param_idx = param;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+void routes_print(FILE *out)
+{
+	static const char *auth[] = {"public", "management", "capability"};
+
+	for (const struct route *r = routes; r->method != NULL; r++)
+		fprintf(out, "%-7s %-22s %-11s %s\n", r->method, r->pattern, auth[r->auth],
+			r->summary);
+}

@@ -1,0 +1,37 @@
+/* routes.h: the whole API as one table (method, pattern, handler, auth,
+ * body limit). The HTTP layer matches and checks; handlers only do work. */
+#ifndef GV_ROUTES_H
+#define GV_ROUTES_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "api.h"
+
+struct vault;
+struct config;
+
+typedef void (*route_fn)(struct vault *v, const struct config *cfg, const struct api_req *req,
+			 struct api_resp *resp);
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments; ":name" matches one segment */
+	route_fn handler;
+	enum api_auth auth;
+	int body;            /* 1: a JSON object body is accepted (optional) */
+	const char *summary;
+};
+
+extern const struct route routes[];
+
+/* Finds the route for method+path segments. Returns the route, or NULL with
+ * *path_known set when the path exists under another method (405). The
+ * parameter segment, if any, is returned through *param_idx (or -1). */
+const struct route *routes_match(const char *method, char **segs, size_t nsegs,
+				 int *path_known, int *param_idx);
+
+/* Prints the route table (groupvaultd --routes). */
+void routes_print(FILE *out);
+
+#endif

@@ -1,0 +1,72 @@
+/* store.h: the durable store, SQLite 3 in WAL mode with synchronous=FULL.
+ * It stores only opaque sealed blobs, blind indexes and non-secret
+ * bookkeeping; it never sees a key, a name or a value in the clear.
+ * Every call except open/close runs inside store_tx_begin/commit. */
+#ifndef GV_STORE_H
+#define GV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_LEN 32
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* Opens (creating if needed) DIR/vault.db. Returns NULL with a log line. */
+struct store *store_open(const char *dir);
+void store_close(struct store *st);
+
+/* Serialises callers. write=1 takes the write lock at once (BEGIN IMMEDIATE).
+ * commit returns 0 only once the transaction is durable (fsync'd). */
+int store_tx_begin(struct store *st, int write);
+int store_tx_commit(struct store *st);
+void store_tx_rollback(struct store *st);
+
+/* Lookups return 0 found, 1 absent, -1 error. Returned buffers are malloc'd;
+ * the caller frees them. */
+int store_meta_get(struct store *st, const char *name, unsigned char **val, size_t *len);
+int store_meta_put(struct store *st, const char *name, const void *val, size_t len);
+int store_meta_del(struct store *st, const char *name);
+
+int store_secret_get(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t *version,
+		     unsigned char **rec, size_t *len);
+int store_secret_put(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t version,
+		     const void *rec, size_t len);
+/* 0 deleted, 1 absent, -1 error. */
+int store_secret_del(struct store *st, const unsigned char id[STORE_ID_LEN]);
+typedef int (*store_secret_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], int64_t version,
+			       const unsigned char *rec, size_t len);
+/* Calls fn for every row; stops early (returning fn's value) if fn is non-zero. */
+int store_secret_each(struct store *st, store_secret_fn fn, void *ctx);
+int64_t store_secret_count(struct store *st);
+
+struct store_token {
+	const char *id;
+	const char *user_id;
+	int64_t issued_at;  /* ms */
+	int64_t expires_at; /* ms */
+	const void *scope;  /* sealed */
+	size_t scope_len;
+};
+int store_token_put(struct store *st, const struct store_token *t);
+/* 0 found (with *revoked and *expires_at set), 1 absent, -1 error. */
+int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at);
+/* Return the number of rows changed, or -1. */
+int64_t store_token_revoke(struct store *st, const char *id, int64_t at);
+int64_t store_token_revoke_user(struct store *st, const char *user_id, int64_t at);
+int64_t store_token_count_since(struct store *st, const char *user_id, int64_t since);
+int64_t store_token_purge(struct store *st, int64_t now);
+
+/* Appends one entry to the hash chain: hash = SHA-256(prev hash | entry). */
+int store_audit_append(struct store *st, const char *entry, size_t len,
+		       const unsigned char *secret_id);
+typedef int (*store_audit_fn)(void *ctx, int64_t seq, const char *entry, size_t len);
+/* Newest first; secret_id NULL lists all. */
+int store_audit_list(struct store *st, const unsigned char *secret_id, int limit,
+		     store_audit_fn fn, void *ctx);
+/* Walks the chain from the start: 0 valid, 1 broken (*bad_seq set), -1 error. */
+int store_audit_verify(struct store *st, int64_t *entries, int64_t *bad_seq,
+		       unsigned char head[32]);
+
+#endif

@@ -1,0 +1,1592 @@
+/* vault.c: sessions, the key hierarchy and every audited operation.
+ *
+ * password -Argon2id-> KEK -unwrap-> root key -HMAC-> data, index, audit keys.
+ * Keys exist only in the secure heap while a session is open; lock, expiry
+ * and exit wipe them. A value leaves this file only after the transaction
+ * holding its audit entry has committed (audit before reveal). */
+#include "vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "enc.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "store.h"
+#include "util.h"
+
+#define VAULT_ROOT_AAD "groupvault/root/v1"
+#define VAULT_SECRET_AAD "groupvault/secret/v1"
+#define VAULT_TOKEN_AAD "groupvault/token/v1"
+#define VAULT_AUDIT_AAD "groupvault/audit-name/v1"
+#define VAULT_FORMAT "groupvault"
+#define VAULT_FORMAT_VERSION 2
+#define VAULT_V1_FORMAT "ocmt-group-vault"
+#define VAULT_RL_SLOTS 4096
+
+struct vault_keys {
+	unsigned char kek[CRYPTO_KEY_LEN];
+	unsigned char root[CRYPTO_KEY_LEN];
+	unsigned char data[CRYPTO_KEY_LEN];
+	unsigned char index[CRYPTO_KEY_LEN];
+	unsigned char audit[CRYPTO_KEY_LEN];
+};
+
+struct vault {
+	const struct config *cfg;
+	struct store *st;
+	pthread_rwlock_t rw; /* guards keys, expires, initialized */
+	struct vault_keys *keys;
+	int64_t expires; /* monotonic ms */
+	int initialized;
+	pthread_mutex_t kdf_mu; /* one Argon2id derivation at a time */
+	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
+	struct ratelimit *unlock_rl;
+	pthread_t timer;
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	int stopping;
+};
+
+static const char *actor_user(const struct vault_actor *who)
+{
+	return who != NULL && who->user_id != NULL ? who->user_id : "system";
+}
+
+/* ---- keys and sessions ---- */
+
+static int vault_derive(struct vault_keys *k)
+{
+	return crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault data key", 19, k->data) ||
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault index key", 20, k->index) ||
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit key", 20, k->audit);
+}
+
+/* Caller holds rw for writing. */
+static void vault_wipe_locked(struct vault *v)
+{
+	crypto_secure_free(v->keys, sizeof(*v->keys));
+	v->keys = NULL;
+	v->expires = 0;
+}
+
+/* Caller holds rw (read or write). Returns the keys if the session is live. */
+static struct vault_keys *vault_keys_live(struct vault *v)
+{
+	if (v->keys == NULL || util_mono_ms() >= v->expires)
+		return NULL;
+	return v->keys;
+}
+
+static void *vault_timer_main(void *arg)
+{
+	struct vault *v = arg;
+
+	pthread_mutex_lock(&v->tmu);
+	while (!v->stopping) {
+		struct timespec ts;
+		int64_t wait_ms = 1000;
+
+		pthread_rwlock_rdlock(&v->rw);
+		if (v->keys != NULL) {
+			wait_ms = v->expires - util_mono_ms();
+			if (wait_ms > 1000)
+				wait_ms = 1000;
+		}
+		pthread_rwlock_unlock(&v->rw);
+		if (wait_ms <= 0) {
+			pthread_rwlock_wrlock(&v->rw);
+			if (v->keys != NULL && util_mono_ms() >= v->expires) {
+				vault_wipe_locked(v);
+				log_info("session expired; keys wiped");
+			}
+			pthread_rwlock_unlock(&v->rw);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&v->tcv, &v->tmu, &ts);
+	}
+	pthread_mutex_unlock(&v->tmu);
+	return NULL;
+}
+
+/* SIGNING_KEY, or a random one kept in DATA_DIR/signing.key; either way the
+ * HMAC key is SHA-256 of the text, as the original derives it. */
+static int vault_load_signing_key(struct vault *v)
+{
+	char path[2048], text[65] = {0};
+	unsigned char raw[32];
+	int fd, rc = -1;
+	ssize_t n;
+
+	v->sign_key = crypto_secure_alloc(CRYPTO_HASH_LEN);
+	if (v->sign_key == NULL)
+		return -1;
+	if (v->cfg->signing_key[0] != '\0')
+		return crypto_sha256(v->cfg->signing_key, strlen(v->cfg->signing_key), v->sign_key);
+	snprintf(path, sizeof(path), "%s/signing.key", v->cfg->data_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, text, 64);
+		close(fd);
+		if (n != 64 || enc_hex_decode(text, 64, raw) != 0) {
+			log_err("%s: %s is malformed", __func__, path);
+			goto done;
+		}
+	} else {
+		if (crypto_random(raw, sizeof(raw)) != 0)
+			goto done;
+		enc_hex_encode(raw, sizeof(raw), text);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, text, 64) != 64 || fsync(fd) != 0) {
+			log_err("%s: cannot write %s: %s", __func__, path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto done;
+		}
+		close(fd);
+		log_info("generated a signing key in %s", path);
+	}
+	rc = crypto_sha256(text, 64, v->sign_key);
+done:
+	crypto_wipe(text, sizeof(text));
+	crypto_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+struct vault *vault_new(const struct config *cfg)
+{
+	struct vault *v = calloc(1, sizeof(*v));
+	unsigned char *val = NULL;
+	size_t len;
+	int r1, r2;
+
+	if (v == NULL)
+		return NULL;
+	v->cfg = cfg;
+	pthread_rwlock_init(&v->rw, NULL);
+	pthread_mutex_init(&v->kdf_mu, NULL);
+	pthread_mutex_init(&v->tmu, NULL);
+	pthread_cond_init(&v->tcv, NULL);
+	v->st = store_open(cfg->data_dir);
+	if (v->st == NULL)
+		goto fail;
+	if (vault_load_signing_key(v) != 0)
+		goto fail;
+	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
+	if (v->unlock_rl == NULL)
+		goto fail;
+	if (store_tx_begin(v->st, 0) != 0)
+		goto fail;
+	r1 = store_meta_get(v->st, "root", &val, &len);
+	free(val);
+	val = NULL;
+	r2 = store_meta_get(v->st, "legacy", &val, &len);
+	free(val);
+	store_tx_rollback(v->st);
+	if (r1 < 0 || r2 < 0)
+		goto fail;
+	v->initialized = r1 == 0 || r2 == 0;
+	if (pthread_create(&v->timer, NULL, vault_timer_main, v) != 0)
+		goto fail;
+	return v;
+fail:
+	store_close(v->st);
+	ratelimit_free(v->unlock_rl);
+	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
+	free(v);
+	return NULL;
+}
+
+void vault_free(struct vault *v)
+{
+	if (v == NULL)
+		return;
+	pthread_mutex_lock(&v->tmu);
+	v->stopping = 1;
+	pthread_cond_signal(&v->tcv);
+	pthread_mutex_unlock(&v->tmu);
+	pthread_join(v->timer, NULL);
+	pthread_rwlock_wrlock(&v->rw);
+	vault_wipe_locked(v);
+	pthread_rwlock_unlock(&v->rw);
+	store_close(v->st);
+	ratelimit_free(v->unlock_rl);
+	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
+	free(v);
+}
+
+int vault_is_initialized(struct vault *v)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&v->rw);
+	r = v->initialized;
+	pthread_rwlock_unlock(&v->rw);
+	return r;
+}
+
+unsigned vault_session_left(struct vault *v)
+{
+	unsigned left = 0;
+
+	pthread_rwlock_rdlock(&v->rw);
+	if (vault_keys_live(v) != NULL)
+		left = (unsigned)((v->expires - util_mono_ms()) / 1000);
+	pthread_rwlock_unlock(&v->rw);
+	return left;
+}
+
+/* ---- audit ---- */
+
+struct audit_ev {
+	const char *action;
+	const char *user;
+	const char *ip;
+	const char *name; /* secret name or NULL */
+	size_t namelen;
+	const char *target_user;
+	const char *error;
+	int success;
+};
+
+/* Appends inside the caller's write transaction. Names are sealed under the
+ * audit key; with no key (vault locked) the name is left out entirely. */
+static int vault_audit_append(struct vault *v, const struct vault_keys *k,
+			      const struct audit_ev *ev)
+{
+	char ts[32], *text = NULL;
+	unsigned char id[CRYPTO_HASH_LEN], *sealed = NULL;
+	const unsigned char *idp = NULL;
+	json_t *e;
+	int rc = -1;
+
+	util_iso8601(util_now_ms(), ts, sizeof(ts));
+	e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "timestamp", ts, "groupId", v->cfg->group_id,
+		      "action", ev->action, "userId", ev->user ? ev->user : "system", "ipAddress",
+		      ev->ip ? ev->ip : "", "success", ev->success);
+	if (e == NULL)
+		return -1;
+	if (ev->target_user != NULL)
+		json_object_set_new(e, "targetUserId", json_string(ev->target_user));
+	if (ev->error != NULL)
+		json_object_set_new(e, "error", json_string(ev->error));
+	if (ev->name != NULL && k != NULL) {
+		size_t slen = ev->namelen + CRYPTO_SEAL_OVERHEAD;
+		char *b64;
+
+		sealed = malloc(slen);
+		b64 = malloc(enc_b64_len(slen, 0));
+		if (sealed == NULL || b64 == NULL ||
+		    crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, ev->name, ev->namelen, id) != 0 ||
+		    crypto_seal(k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, ev->name,
+				ev->namelen, sealed) != 0) {
+			free(b64);
+			goto done;
+		}
+		enc_b64_encode(sealed, slen, b64, 0);
+		json_object_set_new(e, "secretKeySealed", json_string(b64));
+		free(b64);
+		idp = id;
+	}
+	text = json_dumps(e, JSON_COMPACT);
+	if (text == NULL)
+		goto done;
+	rc = store_audit_append(v->st, text, strlen(text), idp);
+done:
+	crypto_wipe_free(text);
+	free(sealed);
+	json_decref(e);
+	return rc;
+}
+
+/* A stand-alone audited event in its own durable transaction. */
+static enum api_err vault_audit_one(struct vault *v, const struct vault_keys *k,
+				    const struct audit_ev *ev)
+{
+	if (store_tx_begin(v->st, 1) != 0)
+		return API_AUDIT_FAILED;
+	if (vault_audit_append(v, k, ev) != 0) {
+		store_tx_rollback(v->st);
+		return API_AUDIT_FAILED;
+	}
+	return store_tx_commit(v->st) == 0 ? API_OK : API_AUDIT_FAILED;
+}
+
+enum api_err vault_audit_event(struct vault *v, const char *action,
+			       const struct vault_actor *who, int success, const char *error)
+{
+	struct audit_ev ev = {.action = action,
+			      .user = actor_user(who),
+			      .ip = who ? who->ip : NULL,
+			      .success = success,
+			      .error = error};
+
+	return vault_audit_one(v, NULL, &ev);
+}
+
+struct audit_list_ctx {
+	json_t *logs;
+	const struct vault_keys *k;
+};
+
+static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len)
+{
+	struct audit_list_ctx *c = arg;
+	json_t *e = json_loadb(entry, len, 0, NULL), *sealed;
+
+	(void)seq;
+	if (!json_is_object(e)) {
+		json_decref(e);
+		return -1;
+	}
+	sealed = json_object_get(e, "secretKeySealed");
+	if (json_is_string(sealed) && c->k != NULL) {
+		const char *b = json_string_value(sealed);
+		size_t blen = json_string_length(sealed), rawlen = 0;
+		unsigned char *raw = malloc(blen / 4 * 3 + 3);
+
+		if (raw != NULL && enc_b64_decode(b, blen, raw, &rawlen, 0) == 0 &&
+		    rawlen >= CRYPTO_SEAL_OVERHEAD &&
+		    crypto_open(c->k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, raw, rawlen,
+				raw) == 0)
+			json_object_set_new(e, "secretKey",
+					    json_stringn((const char *)raw,
+							 rawlen - CRYPTO_SEAL_OVERHEAD));
+		free(raw);
+	}
+	json_object_del(e, "secretKeySealed");
+	json_array_append_new(c->logs, e);
+	return 0;
+}
+
+enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
+			      json_t **out)
+{
+	struct audit_list_ctx c = {json_array(), NULL};
+	unsigned char id[CRYPTO_HASH_LEN];
+	enum api_err err = API_OK;
+
+	pthread_rwlock_rdlock(&v->rw);
+	c.k = vault_keys_live(v);
+	if (name != NULL) {
+		/* Entries are found by blind index, which needs the index key. */
+		if (c.k == NULL) {
+			err = API_LOCKED;
+			goto done;
+		}
+		crypto_hmac_sha256(c.k->index, CRYPTO_KEY_LEN, name, len, id);
+	}
+	if (store_tx_begin(v->st, 0) != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	if (store_audit_list(v->st, name ? id : NULL, limit, vault_audit_row, &c) != 0)
+		err = API_STORE_FAILED;
+	store_tx_rollback(v->st);
+done:
+	pthread_rwlock_unlock(&v->rw);
+	if (err != API_OK) {
+		json_decref(c.logs);
+		return err;
+	}
+	*out = json_pack("{s:o}", "logs", c.logs);
+	return API_OK;
+}
+
+enum api_err vault_audit_verify(struct vault *v, json_t **out)
+{
+	unsigned char head[CRYPTO_HASH_LEN];
+	char hex[2 * CRYPTO_HASH_LEN + 1];
+	int64_t n = 0, bad = 0;
+	int r;
+
+	if (store_tx_begin(v->st, 0) != 0)
+		return API_STORE_FAILED;
+	r = store_audit_verify(v->st, &n, &bad, head);
+	store_tx_rollback(v->st);
+	if (r < 0)
+		return API_STORE_FAILED;
+	enc_hex_encode(head, sizeof(head), hex);
+	*out = json_pack("{s:b,s:I,s:s}", "valid", r == 0, "entries", (json_int_t)n, "head", hex);
+	if (r == 1)
+		json_object_set_new(*out, "firstBadSeq", json_integer(bad));
+	return API_OK;
+}
+
+/* ---- init, unlock, lock ---- */
+
+static json_t *vault_kdf_json(const struct crypto_kdf *kdf, const unsigned char *salt)
+{
+	char s[64];
+
+	enc_b64_encode(salt, CRYPTO_KDF_SALT_LEN, s, 0);
+	return json_pack("{s:s,s:i,s:i,s:i,s:i,s:s}", "algorithm", "argon2id", "version", 19,
+			 "memory", (int)kdf->memory_kib, "iterations", (int)kdf->iterations,
+			 "parallelism", (int)kdf->parallelism, "salt", s);
+}
+
+/* Reads and bounds-checks a kdf object. Returns 0, or -1 if malformed, or
+ * -2 if well-formed but outside the accepted bounds. */
+static int vault_kdf_parse(json_t *o, struct crypto_kdf *kdf, unsigned char *salt)
+{
+	json_t *alg = json_object_get(o, "algorithm"), *ver = json_object_get(o, "version");
+	json_t *m = json_object_get(o, "memory"), *t = json_object_get(o, "iterations");
+	json_t *p = json_object_get(o, "parallelism"), *s = json_object_get(o, "salt");
+	size_t saltlen = 0;
+	unsigned char buf[CRYPTO_KDF_SALT_LEN + 3];
+
+	if (!json_is_object(o) || !json_is_string(alg) ||
+	    strcmp(json_string_value(alg), "argon2id") != 0 || !json_is_integer(m) ||
+	    !json_is_integer(t) || !json_is_integer(p) || !json_is_string(s) ||
+	    json_string_length(s) != 24 ||
+	    enc_b64_decode(json_string_value(s), 24, buf, &saltlen, 0) != 0 ||
+	    saltlen != CRYPTO_KDF_SALT_LEN)
+		return -1;
+	if (ver != NULL && (!json_is_integer(ver) || json_integer_value(ver) != 19))
+		return -2;
+	if (json_integer_value(m) < 0 || json_integer_value(m) > UINT32_MAX ||
+	    json_integer_value(t) < 0 || json_integer_value(t) > UINT32_MAX ||
+	    json_integer_value(p) < 0 || json_integer_value(p) > UINT32_MAX)
+		return -2;
+	kdf->memory_kib = (uint32_t)json_integer_value(m);
+	kdf->iterations = (uint32_t)json_integer_value(t);
+	kdf->parallelism = (uint32_t)json_integer_value(p);
+	memcpy(salt, buf, CRYPTO_KDF_SALT_LEN);
+	return crypto_kdf_valid(kdf) ? 0 : -2;
+}
+
+static int vault_meta_kdf(struct vault *v, struct crypto_kdf *kdf, unsigned char *salt)
+{
+	unsigned char *val = NULL;
+	size_t len;
+	json_t *o;
+	int rc;
+
+	if (store_meta_get(v->st, "kdf", &val, &len) != 0)
+		return -1;
+	o = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	rc = vault_kdf_parse(o, kdf, salt);
+	json_decref(o);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Runs Argon2id unless another derivation is already running. */
+static enum api_err vault_kdf_run(struct vault *v, const struct crypto_kdf *kdf,
+				  const unsigned char *salt, const char *pw, size_t pwlen,
+				  unsigned char *out)
+{
+	int rc;
+
+	if (pthread_mutex_trylock(&v->kdf_mu) != 0)
+		return API_KDF_BUSY;
+	rc = crypto_argon2id(kdf, pw, pwlen, salt, CRYPTO_KDF_SALT_LEN, out, CRYPTO_KEY_LEN);
+	pthread_mutex_unlock(&v->kdf_mu);
+	return rc == 0 ? API_OK : API_INTERNAL;
+}
+
+enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
+			const struct vault_actor *who)
+{
+	struct crypto_kdf kdf = {v->cfg->kdf_memory, v->cfg->kdf_iterations, v->cfg->kdf_parallelism};
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
+	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
+	struct audit_ev ev = {"vault.initialized", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	char ts[32], *kdftext = NULL;
+	json_t *kj = NULL;
+	enum api_err err;
+
+	if (k == NULL)
+		return API_INTERNAL;
+	if (vault_is_initialized(v)) {
+		err = API_ALREADY_INIT;
+		goto done;
+	}
+	if (crypto_random(salt, sizeof(salt)) != 0 || crypto_random(k->root, CRYPTO_KEY_LEN) != 0) {
+		err = API_INTERNAL;
+		goto done;
+	}
+	err = vault_kdf_run(v, &kdf, salt, pw, pwlen, k->kek);
+	if (err != API_OK)
+		goto done;
+	kj = vault_kdf_json(&kdf, salt);
+	kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
+	if (kdftext == NULL ||
+	    crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, k->root, CRYPTO_KEY_LEN,
+			wrapped) != 0) {
+		err = API_INTERNAL;
+		goto done;
+	}
+	util_iso8601(util_now_ms(), ts, sizeof(ts));
+	pthread_rwlock_wrlock(&v->rw);
+	if (v->initialized) {
+		err = API_ALREADY_INIT;
+	} else if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+	} else if (store_meta_put(v->st, "kdf", kdftext, strlen(kdftext)) != 0 ||
+		   store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0 ||
+		   store_meta_put(v->st, "created", ts, strlen(ts)) != 0 ||
+		   vault_audit_append(v, NULL, &ev) != 0) {
+		store_tx_rollback(v->st);
+		err = API_STORE_FAILED;
+	} else if (store_tx_commit(v->st) != 0) {
+		err = API_STORE_FAILED;
+	} else {
+		v->initialized = 1;
+		err = API_OK;
+	}
+	pthread_rwlock_unlock(&v->rw);
+done:
+	crypto_wipe_free(kdftext);
+	json_decref(kj);
+	crypto_secure_free(k, sizeof(*k));
+	return err;
+}
+
+/* Seals one record JSON for row id at version into a malloc'd blob. */
+static unsigned char *vault_seal_record(const struct vault_keys *k, const unsigned char *id,
+					int64_t version, json_t *rec, size_t *outlen)
+{
+	unsigned char aad[sizeof(VAULT_SECRET_AAD) - 1 + CRYPTO_HASH_LEN + 8];
+	unsigned char *out = NULL;
+	char *text;
+	size_t len;
+
+	memcpy(aad, VAULT_SECRET_AAD, sizeof(VAULT_SECRET_AAD) - 1);
+	memcpy(aad + sizeof(VAULT_SECRET_AAD) - 1, id, CRYPTO_HASH_LEN);
+	for (int i = 0; i < 8; i++)
+		aad[sizeof(aad) - 1 - i] = (unsigned char)((uint64_t)version >> (8 * i));
+	text = json_dumps(rec, JSON_COMPACT);
+	if (text == NULL)
+		return NULL;
+	len = strlen(text);
+	out = malloc(len + CRYPTO_SEAL_OVERHEAD);
+	if (out != NULL && crypto_seal(k->data, aad, sizeof(aad), text, len, out) != 0) {
+		free(out);
+		out = NULL;
+	}
+	*outlen = len + CRYPTO_SEAL_OVERHEAD;
+	crypto_wipe_free(text);
+	return out;
+}
+
+/* Opens a record; NULL if the tag fails or the content is malformed. */
+static json_t *vault_open_record(const struct vault_keys *k, const unsigned char *id,
+				 int64_t version, const unsigned char *rec, size_t len)
+{
+	unsigned char aad[sizeof(VAULT_SECRET_AAD) - 1 + CRYPTO_HASH_LEN + 8];
+	unsigned char *pt;
+	json_t *o = NULL;
+
+	if (len < CRYPTO_SEAL_OVERHEAD)
+		return NULL;
+	memcpy(aad, VAULT_SECRET_AAD, sizeof(VAULT_SECRET_AAD) - 1);
+	memcpy(aad + sizeof(VAULT_SECRET_AAD) - 1, id, CRYPTO_HASH_LEN);
+	for (int i = 0; i < 8; i++)
+		aad[sizeof(aad) - 1 - i] = (unsigned char)((uint64_t)version >> (8 * i));
+	pt = crypto_wipe_malloc(len);
+	if (pt == NULL)
+		return NULL;
+	if (crypto_open(k->data, aad, sizeof(aad), rec, len, pt) == 0) {
+		o = json_loadb((const char *)pt, len - CRYPTO_SEAL_OVERHEAD, 0, NULL);
+		if (!json_is_object(o) || !json_is_string(json_object_get(o, "key")) ||
+		    !json_is_string(json_object_get(o, "value"))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	crypto_wipe_free(pt);
+	return o;
+}
+
+/* Turns an ocmt-v1 vault into native records, all in the caller's write
+ * transaction. kek is the Argon2id output that decrypts it. */
+static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, const char *legacy,
+				     size_t legacylen, long long *count)
+{
+	json_t *doc = json_loadb(legacy, legacylen, 0, NULL), *enc, *secrets, *val, *plain = NULL;
+	unsigned char nonce[CRYPTO_NONCE_LEN + 3], tag[CRYPTO_TAG_LEN + 3], *ct = NULL, *pt = NULL;
+	unsigned char wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
+	size_t nlen = 0, tlen = 0, ctlen = 0;
+	const char *name, *ctb64;
+	enum api_err err = API_CORRUPT;
+
+	enc = json_object_get(doc, "encryption");
+	ctb64 = json_string_value(json_object_get(doc, "ciphertext"));
+	if (!json_is_object(enc) || ctb64 == NULL)
+		goto done;
+	ctlen = strlen(ctb64);
+	ct = malloc(ctlen / 4 * 3 + 3);
+	pt = crypto_wipe_malloc(ctlen / 4 * 3 + 3);
+	if (ct == NULL || pt == NULL ||
+	    enc_b64_decode(json_string_value(json_object_get(enc, "nonce")),
+			   json_string_length(json_object_get(enc, "nonce")), nonce, &nlen, 0) != 0 ||
+	    enc_b64_decode(json_string_value(json_object_get(enc, "tag")),
+			   json_string_length(json_object_get(enc, "tag")), tag, &tlen, 0) != 0 ||
+	    enc_b64_decode(ctb64, ctlen, ct, &ctlen, 0) != 0 || nlen != CRYPTO_NONCE_LEN ||
+	    tlen != CRYPTO_TAG_LEN)
+		goto done;
+	if (crypto_gcm_decrypt(k->kek, nonce, NULL, 0, ct, ctlen, tag, pt) != 0) {
+		err = API_BAD_PASSWORD;
+		goto done;
+	}
+	plain = json_loadb((const char *)pt, ctlen, 0, NULL);
+	secrets = json_object_get(plain, "secrets");
+	if (secrets == NULL)
+		secrets = json_object();
+	else
+		json_incref(secrets);
+	if (!json_is_object(secrets)) {
+		json_decref(secrets);
+		goto done;
+	}
+	if (crypto_random(k->root, CRYPTO_KEY_LEN) != 0 || vault_derive(k) != 0 ||
+	    crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, k->root, CRYPTO_KEY_LEN,
+			wrapped) != 0) {
+		json_decref(secrets);
+		err = API_INTERNAL;
+		goto done;
+	}
+	*count = 0;
+	json_object_foreach(secrets, name, val)
+	{
+		unsigned char id[CRYPTO_HASH_LEN], *rec;
+		json_t *md = json_object_get(val, "metadata"), *r;
+		size_t rlen;
+
+		if (!util_valid_name(name, strlen(name)) ||
+		    !json_is_string(json_object_get(val, "value"))) {
+			log_warn("%s: skipped a secret with an invalid name or value", __func__);
+			continue;
+		}
+		r = json_pack("{s:s,s:O,s:O,s:O,s:O}", "key", name, "value",
+			      json_object_get(val, "value"), "metadata",
+			      json_is_object(md) ? md : json_object(), "updatedAt",
+			      json_object_get(val, "updatedAt") ? json_object_get(val, "updatedAt")
+								: json_null(),
+			      "updatedBy", json_object_get(val, "updatedBy")
+					       ? json_object_get(val, "updatedBy")
+					       : json_null());
+		crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, strlen(name), id);
+		rec = r ? vault_seal_record(k, id, 1, r, &rlen) : NULL;
+		json_decref(r);
+		if (rec == NULL || store_secret_put(v->st, id, 1, rec, rlen) != 0) {
+			free(rec);
+			json_decref(secrets);
+			err = API_STORE_FAILED;
+			goto done;
+		}
+		free(rec);
+		(*count)++;
+	}
+	json_decref(secrets);
+	if (store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0 ||
+	    store_meta_del(v->st, "legacy") != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	err = API_OK;
+done:
+	json_decref(plain);
+	json_decref(doc);
+	free(ct);
+	crypto_wipe_free(pt);
+	return err;
+}
+
+enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
+			  const struct vault_actor *who, long long *secret_count,
+			  unsigned *retry_after)
+{
+	struct crypto_kdf kdf;
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], *wrapped = NULL, *legacy = NULL;
+	size_t wlen = 0, llen = 0;
+	struct vault_keys *k = NULL;
+	struct audit_ev ev = {"vault.unlocked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	enum api_err err;
+	int rl, rw, r;
+
+	if (!vault_is_initialized(v))
+		return API_NOT_INIT;
+	*retry_after = ratelimit_blocked(v->unlock_rl, who->ip, util_mono_ms());
+	if (*retry_after > 0)
+		return API_UNLOCK_LIMIT;
+	if (store_tx_begin(v->st, 0) != 0)
+		return API_STORE_FAILED;
+	r = vault_meta_kdf(v, &kdf, salt);
+	rw = store_meta_get(v->st, "root", &wrapped, &wlen);
+	rl = store_meta_get(v->st, "legacy", &legacy, &llen);
+	store_tx_rollback(v->st);
+	if (r != 0 || rw < 0 || rl < 0 || (rw != 0 && rl != 0)) {
+		err = API_CORRUPT;
+		goto done;
+	}
+	k = crypto_secure_alloc(sizeof(*k));
+	if (k == NULL) {
+		err = API_INTERNAL;
+		goto done;
+	}
+	err = vault_kdf_run(v, &kdf, salt, pw, pwlen, k->kek);
+	if (err != API_OK)
+		goto done;
+	pthread_rwlock_wrlock(&v->rw);
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+	} else {
+		if (rw == 0) {
+			if (wlen != CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD ||
+			    crypto_open(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, wrapped,
+					wlen, k->root) != 0)
+				err = API_BAD_PASSWORD;
+			else if (vault_derive(k) != 0)
+				err = API_INTERNAL;
+		} else {
+			err = vault_migrate_v1(v, k, (const char *)legacy, llen, secret_count);
+		}
+		if (err == API_OK) {
+			*secret_count = store_secret_count(v->st);
+			if (*secret_count < 0 || vault_audit_append(v, k, &ev) != 0) {
+				err = API_AUDIT_FAILED;
+				store_tx_rollback(v->st);
+			} else if (store_tx_commit(v->st) != 0) {
+				err = API_AUDIT_FAILED;
+			} else {
+				vault_wipe_locked(v);
+				v->keys = k;
+				k = NULL;
+				v->expires = util_mono_ms() + (int64_t)v->cfg->session_ttl * 1000;
+			}
+		} else {
+			store_tx_rollback(v->st);
+		}
+	}
+	pthread_rwlock_unlock(&v->rw);
+	if (err == API_BAD_PASSWORD) {
+		struct audit_ev fail = {"vault.unlock_failed", actor_user(who), who->ip, NULL, 0,
+					NULL, "Invalid password", 0};
+		ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
+		vault_audit_one(v, NULL, &fail);
+	} else if (err == API_OK) {
+		ratelimit_clear(v->unlock_rl, who->ip);
+		pthread_mutex_lock(&v->tmu);
+		pthread_cond_signal(&v->tcv);
+		pthread_mutex_unlock(&v->tmu);
+	}
+done:
+	crypto_secure_free(k, sizeof(*k));
+	free(wrapped);
+	free(legacy);
+	return err;
+}
+
+enum api_err vault_lock(struct vault *v, const struct vault_actor *who)
+{
+	struct audit_ev ev = {"vault.locked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+
+	pthread_rwlock_wrlock(&v->rw);
+	vault_wipe_locked(v);
+	pthread_rwlock_unlock(&v->rw);
+	return vault_audit_one(v, NULL, &ev);
+}
+
+enum api_err vault_extend(struct vault *v, unsigned *expires_in)
+{
+	enum api_err err = API_LOCKED;
+
+	pthread_rwlock_wrlock(&v->rw);
+	if (vault_keys_live(v) != NULL) {
+		v->expires = util_mono_ms() + (int64_t)v->cfg->session_ttl * 1000;
+		*expires_in = v->cfg->session_ttl;
+		err = API_OK;
+	}
+	pthread_rwlock_unlock(&v->rw);
+	return err;
+}
+
+/* ---- capability tokens ---- */
+
+enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,
+			       json_t *perms, long long ttl_s, const struct vault_actor *who,
+			       json_t **out)
+{
+	struct audit_ev ev = {"token.issued", user_id, who->ip, NULL, 0, NULL, NULL, 1};
+	unsigned char rnd[16], *sealed = NULL;
+	char id[TOKEN_ID_LEN + 1], *tok = NULL, *scope = NULL;
+	int64_t now = util_now_ms(), expires = now + ttl_s * 1000, issued;
+	struct vault_keys *k;
+	json_t *payload = NULL, *sj = NULL;
+	size_t slen = 0;
+	enum api_err err = API_INTERNAL;
+
+	if (crypto_random(rnd, sizeof(rnd)) != 0)
+		return API_INTERNAL;
+	enc_hex_encode(rnd, sizeof(rnd), id);
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k == NULL) {
+		err = API_LOCKED;
+		goto done;
+	}
+	payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:I}", "id", id, "groupId", v->cfg->group_id,
+			    "userId", user_id, "allowedSecrets", allowed, "permissions", perms,
+			    "expiresAt", (json_int_t)expires);
+	sj = json_pack("{s:O,s:O,s:s}", "allowedSecrets", allowed, "permissions", perms,
+		       "issuedBy", actor_user(who));
+	tok = payload ? token_sign(v->sign_key, CRYPTO_HASH_LEN, payload) : NULL;
+	scope = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+	if (tok == NULL || scope == NULL)
+		goto done;
+	slen = strlen(scope) + CRYPTO_SEAL_OVERHEAD;
+	sealed = malloc(slen);
+	if (sealed == NULL ||
+	    crypto_seal(k->data, VAULT_TOKEN_AAD, sizeof(VAULT_TOKEN_AAD) - 1, scope, strlen(scope),
+			sealed) != 0)
+		goto done;
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	issued = store_token_count_since(v->st, user_id, now - 3600 * 1000);
+	if (issued < 0) {
+		store_tx_rollback(v->st);
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	if (issued >= (int64_t)v->cfg->token_issue_per_hour) {
+		store_tx_rollback(v->st);
+		err = API_TOKEN_LIMIT;
+		goto done;
+	}
+	{
+		struct store_token t = {id, user_id, now, expires, sealed, slen};
+		if (store_token_put(v->st, &t) != 0 || store_token_purge(v->st, now) < 0 ||
+		    vault_audit_append(v, k, &ev) != 0) {
+			store_tx_rollback(v->st);
+			err = API_STORE_FAILED;
+			goto done;
+		}
+	}
+	if (store_tx_commit(v->st) != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	*out = json_pack("{s:s,s:I,s:s,s:I}", "token", tok, "expiresIn", (json_int_t)ttl_s, "id", id,
+			 "expiresAt", (json_int_t)expires);
+	err = *out ? API_OK : API_INTERNAL;
+done:
+	pthread_rwlock_unlock(&v->rw);
+	free(sealed);
+	crypto_wipe_free(scope);
+	free(tok);
+	json_decref(sj);
+	json_decref(payload);
+	return err;
+}
+
+enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap)
+{
+	struct cap *c = token_verify(v->sign_key, CRYPTO_HASH_LEN, tok, len);
+	int64_t expires = 0;
+	int revoked = 0, r;
+
+	if (c == NULL)
+		return API_TOKEN_INVALID;
+	if (c->expires_at < util_now_ms()) {
+		token_cap_free(c);
+		return API_TOKEN_INVALID;
+	}
+	if (strcmp(c->group_id, v->cfg->group_id) != 0) {
+		token_cap_free(c);
+		return API_WRONG_GROUP;
+	}
+	if (store_tx_begin(v->st, 0) != 0) {
+		token_cap_free(c);
+		return API_STORE_FAILED;
+	}
+	r = store_token_get(v->st, c->id, &revoked, &expires);
+	store_tx_rollback(v->st);
+	if (r != 0 || revoked || expires != c->expires_at) {
+		token_cap_free(c);
+		return r < 0 ? API_STORE_FAILED : API_TOKEN_INVALID;
+	}
+	*cap = c;
+	return API_OK;
+}
+
+enum api_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who)
+{
+	struct audit_ev ev = {"token.revoked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	int64_t n;
+
+	if (store_tx_begin(v->st, 1) != 0)
+		return API_STORE_FAILED;
+	n = store_token_revoke(v->st, id, util_now_ms());
+	if (n < 0 || vault_audit_append(v, NULL, &ev) != 0) {
+		store_tx_rollback(v->st);
+		return API_STORE_FAILED;
+	}
+	return store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+}
+
+enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
+				     const struct vault_actor *who, long long *count)
+{
+	struct audit_ev ev = {"tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id,
+			      NULL, 1};
+	int64_t n;
+
+	if (store_tx_begin(v->st, 1) != 0)
+		return API_STORE_FAILED;
+	n = store_token_revoke_user(v->st, user_id, util_now_ms());
+	if (n < 0 || vault_audit_append(v, NULL, &ev) != 0) {
+		store_tx_rollback(v->st);
+		return API_STORE_FAILED;
+	}
+	if (store_tx_commit(v->st) != 0)
+		return API_STORE_FAILED;
+	*count = n;
+	return API_OK;
+}
+
+/* ---- secrets ---- */
+
+/* Records a denial in its own transaction; the caller answers the denial
+ * whether or not that audit write succeeded (nothing is revealed). */
+static void vault_deny(struct vault *v, const struct vault_keys *k, const char *action,
+		       const struct cap *cap, const char *name, size_t len, const char *ip,
+		       const char *error)
+{
+	struct audit_ev ev = {action, cap->user_id, ip, name, len, NULL, error, 0};
+
+	if (vault_audit_one(v, k, &ev) != API_OK)
+		log_warn("%s: could not audit %s", __func__, action);
+}
+
+enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
+			      size_t len, const char *ip, json_t **out)
+{
+	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
+	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
+	struct vault_keys *k;
+	json_t *r = NULL;
+	int64_t version = 0;
+	size_t rlen = 0;
+	enum api_err err;
+	int found;
+
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		vault_deny(v, NULL, "secret.read.denied", cap, NULL, 0, ip, "Vault is locked");
+		return API_LOCKED;
+	}
+	if (!token_allows(cap, name, len, TOKEN_PERM_READ)) {
+		vault_deny(v, k, "secret.read.denied", cap, name, len, ip, "Access denied");
+		pthread_rwlock_unlock(&v->rw);
+		return API_ACCESS_DENIED;
+	}
+	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_AUDIT_FAILED;
+		goto done;
+	}
+	found = store_secret_get(v->st, id, &version, &rec, &rlen);
+	if (found != 0) {
+		store_tx_rollback(v->st);
+		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
+		goto done;
+	}
+	r = vault_open_record(k, id, version, rec, rlen);
+	if (r == NULL || strlen(json_string_value(json_object_get(r, "key"))) != len ||
+	    memcmp(json_string_value(json_object_get(r, "key")), name, len) != 0) {
+		store_tx_rollback(v->st);
+		log_err("%s: a stored record failed its integrity check", __func__);
+		err = API_CORRUPT;
+		goto done;
+	}
+	/* Audit before reveal: the value is returned only after this commits. */
+	if (vault_audit_append(v, k, &ev) != 0) {
+		store_tx_rollback(v->st);
+		err = API_AUDIT_FAILED;
+		goto done;
+	}
+	if (store_tx_commit(v->st) != 0) {
+		err = API_AUDIT_FAILED;
+		goto done;
+	}
+	*out = json_pack("{s:O,s:O,s:O}", "key", json_object_get(r, "key"), "value",
+			 json_object_get(r, "value"), "metadata",
+			 json_object_get(r, "metadata") ? json_object_get(r, "metadata")
+							: json_object());
+	err = *out ? API_OK : API_INTERNAL;
+done:
+	pthread_rwlock_unlock(&v->rw);
+	json_decref(r);
+	free(rec);
+	return err;
+}
+
+enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
+			      size_t len, json_t *value, json_t *metadata, const char *ip,
+			      int *created)
+{
+	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1};
+	unsigned char id[CRYPTO_HASH_LEN], *old = NULL, *rec = NULL;
+	struct vault_keys *k;
+	int64_t version = 0;
+	size_t olen = 0, rlen = 0;
+	json_t *r = NULL;
+	char ts[32];
+	enum api_err err;
+	int found;
+
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		vault_deny(v, NULL, "secret.write.denied", cap, NULL, 0, ip, "Vault is locked");
+		return API_LOCKED;
+	}
+	if (!token_allows(cap, name, len, TOKEN_PERM_WRITE)) {
+		vault_deny(v, k, "secret.write.denied", cap, name, len, ip, "Access denied");
+		pthread_rwlock_unlock(&v->rw);
+		return API_ACCESS_DENIED;
+	}
+	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
+	util_iso8601(util_now_ms(), ts, sizeof(ts));
+	r = json_pack("{s:s%,s:O,s:O,s:s,s:s}", "key", name, len, "value", value, "metadata",
+		      metadata ? metadata : json_object(), "updatedAt", ts, "updatedBy",
+		      cap->user_id);
+	if (r == NULL) {
+		err = API_INTERNAL;
+		goto done;
+	}
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	found = store_secret_get(v->st, id, &version, &old, &olen);
+	if (found < 0) {
+		store_tx_rollback(v->st);
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	*created = found == 1;
+	if (!*created)
+		ev.action = "secret.updated";
+	rec = vault_seal_record(k, id, version + 1, r, &rlen);
+	if (rec == NULL) {
+		store_tx_rollback(v->st);
+		err = API_INTERNAL;
+		goto done;
+	}
+	if (store_secret_put(v->st, id, version + 1, rec, rlen) != 0 ||
+	    vault_audit_append(v, k, &ev) != 0) {
+		store_tx_rollback(v->st);
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	err = store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+done:
+	pthread_rwlock_unlock(&v->rw);
+	json_decref(r);
+	free(old);
+	free(rec);
+	return err;
+}
+
+enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
+				 size_t len, const char *ip)
+{
+	struct audit_ev ev = {"secret.deleted", cap->user_id, ip, name, len, NULL, NULL, 1};
+	unsigned char id[CRYPTO_HASH_LEN];
+	struct vault_keys *k;
+	enum api_err err;
+	int r;
+
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		vault_deny(v, NULL, "secret.delete.denied", cap, NULL, 0, ip, "Vault is locked");
+		return API_LOCKED;
+	}
+	if (!token_allows(cap, name, len, TOKEN_PERM_DELETE)) {
+		vault_deny(v, k, "secret.delete.denied", cap, name, len, ip, "Access denied");
+		pthread_rwlock_unlock(&v->rw);
+		return API_ACCESS_DENIED;
+	}
+	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	r = store_secret_del(v->st, id);
+	if (r != 0) {
+		store_tx_rollback(v->st);
+		err = r > 0 ? API_NOT_FOUND : API_STORE_FAILED;
+		goto done;
+	}
+	if (vault_audit_append(v, k, &ev) != 0) {
+		store_tx_rollback(v->st);
+		err = API_STORE_FAILED;
+		goto done;
+	}
+	err = store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+done:
+	pthread_rwlock_unlock(&v->rw);
+	return err;
+}
+
+struct list_ctx {
+	const struct vault_keys *k;
+	const struct cap *cap; /* NULL: everything (export) */
+	json_t *out;           /* keys array, or secrets object for ocmt-v1 */
+	int v1;
+};
+
+static int vault_list_row(void *arg, const unsigned char *id, int64_t version,
+			  const unsigned char *rec, size_t len)
+{
+	struct list_ctx *c = arg;
+	json_t *r = vault_open_record(c->k, id, version, rec, len), *md;
+	const char *name;
+
+	if (r == NULL) {
+		log_err("%s: a stored record failed its integrity check", __func__);
+		return 1;
+	}
+	name = json_string_value(json_object_get(r, "key"));
+	md = json_object_get(r, "metadata");
+	if (!json_is_object(md))
+		md = json_object();
+	else
+		json_incref(md);
+	if (c->v1) {
+		json_object_set_new(c->out, name,
+				    json_pack("{s:O,s:o,s:O,s:O}", "value",
+					      json_object_get(r, "value"), "metadata", md,
+					      "updatedAt", json_object_get(r, "updatedAt"),
+					      "updatedBy", json_object_get(r, "updatedBy")));
+	} else if (c->cap == NULL || token_in_scope(c->cap, name, strlen(name))) {
+		json_array_append_new(c->out, json_pack("{s:s,s:o}", "key", name, "metadata", md));
+	} else {
+		json_decref(md);
+	}
+	json_decref(r);
+	return 0;
+}
+
+enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
+			       json_t **out)
+{
+	struct audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1};
+	struct list_ctx c = {NULL, cap, NULL, 0};
+	enum api_err err;
+	int r;
+
+	pthread_rwlock_rdlock(&v->rw);
+	c.k = vault_keys_live(v);
+	if (c.k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		vault_deny(v, NULL, "secrets.list.denied", cap, NULL, 0, ip, "Vault is locked");
+		return API_LOCKED;
+	}
+	if (!(cap->perms & TOKEN_PERM_READ)) {
+		vault_deny(v, c.k, "secrets.list.denied", cap, NULL, 0, ip, "Access denied");
+		pthread_rwlock_unlock(&v->rw);
+		return API_ACCESS_DENIED;
+	}
+	c.out = json_array();
+	if (store_tx_begin(v->st, 1) != 0) {
+		err = API_AUDIT_FAILED;
+		goto done;
+	}
+	r = store_secret_each(v->st, vault_list_row, &c);
+	if (r != 0) {
+		store_tx_rollback(v->st);
+		err = r > 0 ? API_CORRUPT : API_STORE_FAILED;
+		goto done;
+	}
+	if (vault_audit_append(v, c.k, &ev) != 0) {
+		store_tx_rollback(v->st);
+		err = API_AUDIT_FAILED;
+		goto done;
+	}
+	err = store_tx_commit(v->st) == 0 ? API_OK : API_AUDIT_FAILED;
+done:
+	pthread_rwlock_unlock(&v->rw);
+	if (err == API_OK)
+		*out = json_pack("{s:O}", "keys", c.out);
+	json_decref(c.out);
+	return err;
+}
+
+/* ---- export / import ---- */
+
+static int vault_export_row(void *arg, const unsigned char *id, int64_t version,
+			    const unsigned char *rec, size_t len)
+{
+	json_t *records = arg;
+	char hex[2 * CRYPTO_HASH_LEN + 1], *b64 = malloc(enc_b64_len(len, 0));
+
+	if (b64 == NULL)
+		return -1;
+	enc_hex_encode(id, CRYPTO_HASH_LEN, hex);
+	enc_b64_encode(rec, len, b64, 0);
+	json_array_append_new(records, json_pack("{s:s,s:I,s:s}", "id", hex, "version",
+						 (json_int_t)version, "sealed", b64));
+	free(b64);
+	return 0;
+}
+
+static json_t *vault_meta_json(struct vault *v, const char *name)
+{
+	unsigned char *val = NULL;
+	size_t len;
+	json_t *o = NULL;
+
+	if (store_meta_get(v->st, name, &val, &len) == 0)
+		o = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	return o;
+}
+
+static json_t *vault_meta_string(struct vault *v, const char *name)
+{
+	unsigned char *val = NULL;
+	size_t len;
+	json_t *o = NULL;
+
+	if (store_meta_get(v->st, name, &val, &len) == 0)
+		o = json_stringn((const char *)val, len);
+	free(val);
+	return o;
+}
+
+/* Our own format: the wrapped root key and every sealed record, verbatim. */
+static enum api_err vault_export_native(struct vault *v, json_t **out)
+{
+	unsigned char *wrapped = NULL;
+	size_t wlen = 0;
+	json_t *kdf, *records = json_array(), *created;
+	char now[32], *b64;
+
+	util_iso8601(util_now_ms(), now, sizeof(now));
+	kdf = vault_meta_json(v, "kdf");
+	created = vault_meta_string(v, "created");
+	if (kdf == NULL || store_meta_get(v->st, "root", &wrapped, &wlen) != 0 ||
+	    store_secret_each(v->st, vault_export_row, records) != 0) {
+		json_decref(kdf);
+		json_decref(created);
+		json_decref(records);
+		free(wrapped);
+		return API_STORE_FAILED;
+	}
+	b64 = malloc(enc_b64_len(wlen, 0));
+	if (b64 != NULL)
+		enc_b64_encode(wrapped, wlen, b64, 0);
+	*out = json_pack("{s:{s:i,s:s,s:o*,s:s,s:o,s:{s:s,s:s},s:o}}", "vault", "version",
+			 VAULT_FORMAT_VERSION, "format", VAULT_FORMAT, "created", created,
+			 "exported", now, "kdf", kdf, "rootKey", "algorithm", "aes-256-gcm",
+			 "sealed", b64 ? b64 : "", "records", records);
+	free(b64);
+	free(wrapped);
+	return *out ? API_OK : API_INTERNAL;
+}
+
+/* The original's format, readable by the original with the same password. */
+static enum api_err vault_export_v1(struct vault *v, const struct vault_keys *k, json_t **out)
+{
+	struct list_ctx c = {k, NULL, json_object(), 1};
+	struct crypto_kdf kdf;
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], nonce[CRYPTO_NONCE_LEN], tag[CRYPTO_TAG_LEN];
+	unsigned char *ct = NULL;
+	char *pt = NULL, *ctb64 = NULL, nb[32], tb[32], sb[32], now[32];
+	json_t *plain = NULL, *created;
+	enum api_err err = API_INTERNAL;
+	size_t len;
+	int r;
+
+	if (vault_meta_kdf(v, &kdf, salt) != 0) {
+		json_decref(c.out);
+		return API_CORRUPT;
+	}
+	if (kdf.memory_kib != 65536 || kdf.iterations != 3 || kdf.parallelism != 4) {
+		json_decref(c.out);
+		return API_BAD_KDF;
+	}
+	r = store_secret_each(v->st, vault_list_row, &c);
+	if (r != 0) {
+		json_decref(c.out);
+		return r > 0 ? API_CORRUPT : API_STORE_FAILED;
+	}
+	created = vault_meta_string(v, "created");
+	util_iso8601(util_now_ms(), now, sizeof(now));
+	plain = json_pack("{s:o,s:{s:i,s:o}}", "secrets", c.out, "metadata", "version", 1,
+			  "createdAt", created ? created : json_string(now));
+	pt = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
+	if (pt == NULL)
+		goto done;
+	len = strlen(pt);
+	ct = malloc(len ? len : 1);
+	ctb64 = malloc(enc_b64_len(len, 0));
+	if (ct == NULL || ctb64 == NULL || crypto_random(nonce, sizeof(nonce)) != 0 ||
+	    crypto_gcm_encrypt(k->kek, nonce, NULL, 0, pt, len, ct, tag) != 0)
+		goto done;
+	enc_b64_encode(ct, len, ctb64, 0);
+	enc_b64_encode(nonce, sizeof(nonce), nb, 0);
+	enc_b64_encode(tag, sizeof(tag), tb, 0);
+	enc_b64_encode(salt, sizeof(salt), sb, 0);
+	*out = json_pack("{s:{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i,s:i,s:s},s:{s:s,s:s,s:s},s:s}}",
+			 "vault", "version", 1, "format", VAULT_V1_FORMAT, "created",
+			 now, "updated", now, "kdf", "algorithm", "argon2id", "version", 19,
+			 "memory", 65536, "iterations", 3, "parallelism", 4, "salt", sb,
+			 "encryption", "algorithm", "aes-256-gcm", "nonce", nb, "tag", tb,
+			 "ciphertext", ctb64);
+	err = *out ? API_OK : API_INTERNAL;
+done:
+	crypto_wipe_free(pt);
+	free(ct);
+	free(ctb64);
+	json_decref(plain);
+	return err;
+}
+
+enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
+			  json_t **out)
+{
+	struct audit_ev ev = {"vault.exported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct vault_keys *k;
+	json_t *pending;
+	enum api_err err;
+
+	if (!vault_is_initialized(v))
+		return API_NOT_INIT;
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (legacy && k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		return API_LOCKED;
+	}
+	if (store_tx_begin(v->st, 1) != 0) {
+		pthread_rwlock_unlock(&v->rw);
+		return API_STORE_FAILED;
+	}
+	/* An imported ocmt-v1 vault not yet unlocked exports as it came in. */
+	pending = vault_meta_json(v, "legacy");
+	if (pending != NULL && !legacy)
+		err = (*out = json_pack("{s:o}", "vault", pending)) ? API_OK : API_INTERNAL;
+	else if (pending != NULL)
+		err = (json_decref(pending), API_LOCKED);
+	else
+		err = legacy ? vault_export_v1(v, k, out) : vault_export_native(v, out);
+	if (err == API_OK && vault_audit_append(v, k, &ev) != 0)
+		err = API_AUDIT_FAILED;
+	if (err == API_OK && store_tx_commit(v->st) != 0)
+		err = API_AUDIT_FAILED;
+	else if (err != API_OK)
+		store_tx_rollback(v->st);
+	pthread_rwlock_unlock(&v->rw);
+	if (err != API_OK && err != API_AUDIT_FAILED)
+		return err;
+	if (err == API_AUDIT_FAILED) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+static int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t want)
+{
+	json_t *s = json_object_get(o, k);
+	size_t n = 0;
+
+	if (!json_is_string(s) || json_string_length(s) != enc_b64_len(want, 0) - 1)
+		return -1;
+	return enc_b64_decode(json_string_value(s), json_string_length(s), buf, &n, 0) == 0 &&
+			   n == want
+		       ? 0
+		       : -1;
+}
+
+/* Checks an ocmt-v1 document's shape; the ciphertext is checked at unlock. */
+static int vault_check_v1(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt,
+			  const char **why)
+{
+	json_t *enc = json_object_get(doc, "encryption"), *ct = json_object_get(doc, "ciphertext");
+	unsigned char tmp[CRYPTO_TAG_LEN + 3];
+	int r;
+
+	if (!json_is_integer(json_object_get(doc, "version")) ||
+	    json_integer_value(json_object_get(doc, "version")) != 1) {
+		*why = "unsupported version";
+		return -1;
+	}
+	r = vault_kdf_parse(json_object_get(doc, "kdf"), kdf, salt);
+	if (r != 0) {
+		*why = r == -2 ? "kdf parameters out of bounds" : "kdf is malformed";
+		return r;
+	}
+	if (!json_is_object(enc) || !json_is_string(json_object_get(enc, "algorithm")) ||
+	    strcmp(json_string_value(json_object_get(enc, "algorithm")), "aes-256-gcm") != 0 ||
+	    vault_b64_field(enc, "nonce", tmp, CRYPTO_NONCE_LEN) != 0 ||
+	    vault_b64_field(enc, "tag", tmp, CRYPTO_TAG_LEN) != 0) {
+		*why = "encryption is malformed";
+		return -1;
+	}
+	if (!json_is_string(ct) || json_string_length(ct) % 4 != 0) {
+		*why = "ciphertext is malformed";
+		return -1;
+	}
+	return 0;
+}
+
+static int vault_check_native(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt,
+			      unsigned char *wrapped, const char **why)
+{
+	json_t *root = json_object_get(doc, "rootKey"), *recs = json_object_get(doc, "records");
+	json_t *r;
+	size_t i;
+	int rc;
+
+	if (!json_is_integer(json_object_get(doc, "version")) ||
+	    json_integer_value(json_object_get(doc, "version")) != VAULT_FORMAT_VERSION) {
+		*why = "unsupported version";
+		return -1;
+	}
+	rc = vault_kdf_parse(json_object_get(doc, "kdf"), kdf, salt);
+	if (rc != 0) {
+		*why = rc == -2 ? "kdf parameters out of bounds" : "kdf is malformed";
+		return rc;
+	}
+	if (!json_is_object(root) ||
+	    vault_b64_field(root, "sealed", wrapped, CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD) != 0) {
+		*why = "rootKey is malformed";
+		return -1;
+	}
+	if (!json_is_array(recs)) {
+		*why = "records is malformed";
+		return -1;
+	}
+	json_array_foreach(recs, i, r)
+	{
+		json_t *id = json_object_get(r, "id"), *ver = json_object_get(r, "version");
+		json_t *s = json_object_get(r, "sealed");
+		if (!json_is_string(id) || json_string_length(id) != 2 * CRYPTO_HASH_LEN ||
+		    !json_is_integer(ver) || json_integer_value(ver) < 1 || !json_is_string(s) ||
+		    json_string_length(s) % 4 != 0 ||
+		    json_string_length(s) < enc_b64_len(CRYPTO_SEAL_OVERHEAD, 0) - 1) {
+			*why = "a record is malformed";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int vault_import_records(struct vault *v, json_t *recs)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(recs, i, r)
+	{
+		const char *hex = json_string_value(json_object_get(r, "id"));
+		const char *s = json_string_value(json_object_get(r, "sealed"));
+		size_t slen = strlen(s), n = 0;
+		unsigned char id[CRYPTO_HASH_LEN], *blob = malloc(slen / 4 * 3 + 3);
+		int rc = -1;
+
+		if (blob != NULL && enc_hex_decode(hex, 2 * CRYPTO_HASH_LEN, id) == 0 &&
+		    enc_b64_decode(s, slen, blob, &n, 0) == 0 && n >= CRYPTO_SEAL_OVERHEAD)
+			rc = store_secret_put(v->st, id,
+					      json_integer_value(json_object_get(r, "version")), blob,
+					      n);
+		free(blob);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor *who,
+			  const char **why)
+{
+	struct audit_ev ev = {"vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct crypto_kdf kdf;
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
+	const char *format = json_string_value(json_object_get(doc, "format"));
+	json_t *kj = NULL, *created;
+	char *kdftext = NULL, *legacy = NULL, ts[32];
+	int v1, rc;
+	enum api_err err = API_BAD_IMPORT;
+
+	*why = "vault must be an object";
+	if (!json_is_object(doc))
+		return API_BAD_IMPORT;
+	*why = "unknown format";
+	if (format == NULL)
+		return API_BAD_IMPORT;
+	v1 = strcmp(format, VAULT_V1_FORMAT) == 0;
+	if (!v1 && strcmp(format, VAULT_FORMAT) != 0)
+		return API_BAD_IMPORT;
+	rc = v1 ? vault_check_v1(doc, &kdf, salt, why)
+		: vault_check_native(doc, &kdf, salt, wrapped, why);
+	if (rc != 0)
+		return rc == -2 ? API_BAD_KDF : API_BAD_IMPORT;
+	kj = vault_kdf_json(&kdf, salt);
+	kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
+	legacy = v1 ? json_dumps(doc, JSON_COMPACT) : NULL;
+	created = json_object_get(doc, "created");
+	if (json_is_string(created) && json_string_length(created) < sizeof(ts))
+		snprintf(ts, sizeof(ts), "%s", json_string_value(created));
+	else
+		util_iso8601(util_now_ms(), ts, sizeof(ts));
+	if (kdftext == NULL || (v1 && legacy == NULL)) {
+		err = API_INTERNAL;
+		goto done;
+	}
+	pthread_rwlock_wrlock(&v->rw);
+	if (v->initialized) {
+		err = API_ALREADY_INIT;
+	} else if (store_tx_begin(v->st, 1) != 0) {
+		err = API_STORE_FAILED;
+	} else {
+		/* All or nothing: one transaction holds every row. */
+		if (store_meta_put(v->st, "kdf", kdftext, strlen(kdftext)) != 0 ||
+		    store_meta_put(v->st, "created", ts, strlen(ts)) != 0 ||
+		    (v1 && store_meta_put(v->st, "legacy", legacy, strlen(legacy)) != 0) ||
+		    (!v1 && store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0) ||
+		    (!v1 && vault_import_records(v, json_object_get(doc, "records")) != 0) ||
+		    vault_audit_append(v, NULL, &ev) != 0) {
+			store_tx_rollback(v->st);
+			err = API_STORE_FAILED;
+		} else if (store_tx_commit(v->st) != 0) {
+			err = API_STORE_FAILED;
+		} else {
+			v->initialized = 1;
+			err = API_OK;
+		}
+	}
+	pthread_rwlock_unlock(&v->rw);
+done:
+	crypto_wipe_free(kdftext);
+	crypto_wipe_free(legacy);
+	json_decref(kj);
+	return err;
+}

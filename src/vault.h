@@ -1,0 +1,76 @@
+/* vault.h: the vault's state machine and every operation on secrets, tokens
+ * and the audit log. It holds the keys (in the secure heap, only while a
+ * session is open) and decides what is allowed; it never sees HTTP. */
+#ifndef GV_VAULT_H
+#define GV_VAULT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api.h"
+#include "config.h"
+#include "token.h"
+
+struct vault;
+
+/* Who is acting, for the audit log. */
+struct vault_actor {
+	const char *user_id; /* NULL: "system" */
+	const char *ip;
+};
+
+/* Opens the store in cfg->data_dir, loads or creates the signing key and
+ * starts the session timer. NULL (with a log line) on failure. */
+struct vault *vault_new(const struct config *cfg);
+/* Locks (wiping keys), stops the timer, closes the store. NULL is a no-op. */
+void vault_free(struct vault *v);
+
+int vault_is_initialized(struct vault *v);
+/* Seconds left in the session, or 0 when locked. */
+unsigned vault_session_left(struct vault *v);
+
+enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
+			const struct vault_actor *who);
+enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
+			  const struct vault_actor *who, long long *secret_count,
+			  unsigned *retry_after);
+enum api_err vault_lock(struct vault *v, const struct vault_actor *who);
+enum api_err vault_extend(struct vault *v, unsigned *expires_in);
+
+/* Capability tokens. */
+enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,
+			       json_t *perms, long long ttl_s, const struct vault_actor *who,
+			       json_t **out);
+/* Full check: signature, expiry, group (403), registry and revocation.
+ * *cap is owned by the caller (token_cap_free). */
+enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
+enum api_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who);
+enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
+				     const struct vault_actor *who, long long *count);
+
+/* Secrets; the cap has been checked by vault_token_check. */
+enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
+			      size_t len, const char *ip, json_t **out);
+enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
+			      size_t len, json_t *value, json_t *metadata, const char *ip,
+			      int *created);
+enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
+				 size_t len, const char *ip);
+enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
+			       json_t **out);
+
+/* Audit. */
+enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
+			      json_t **out);
+enum api_err vault_audit_verify(struct vault *v, json_t **out);
+/* Records an event with no secret (e.g. a rejected request). */
+enum api_err vault_audit_event(struct vault *v, const char *action,
+			       const struct vault_actor *who, int success, const char *error);
+
+/* Export (own format, or "ocmt-v1" when legacy is set) and import. */
+enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
+			  json_t **out);
+enum api_err vault_import(struct vault *v, json_t *vault, const struct vault_actor *who,
+			  const char **why);
+
+#endif

@@ -33,20 +33,25 @@ test-deps:
 	@scripts/deps.sh test
 
 build/obj/%.o: src/%.c src/*.h | build/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 build/groupvaultd: $(OBJ) build/obj/main.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Sanitized build for the tests.
 build/sobj/%.o: src/%.c src/*.h | build/sobj
-	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
+	@echo "  CC san  $@"
+	@$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
 
 build/san/groupvaultd: $(SOBJ) build/sobj/main.o | build/san
-	$(CC) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD san  $@"
+	@$(CC) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 build/test/%_test: tests/unit/%_test.c $(SOBJ) | build/test
-	$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(LDLIBS) -lcmocka
+	@echo "  CC test $@"
+	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(LDLIBS) -lcmocka
 
 build/obj build/sobj build/san build/test:
 	@mkdir -p $@

@@ -246,19 +246,19 @@ int crypto_kdf_valid(const struct crypto_kdf *kdf)
 	       kdf->memory_kib >= 8 * kdf->parallelism;
 }
 
-int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
-		    const unsigned char *salt, size_t saltlen, unsigned char *out, size_t outlen)
+int crypto_argon2id_raw(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
+			const unsigned char *salt, size_t saltlen, const void *secret,
+			size_t secretlen, const void *ad, size_t adlen, unsigned char *out,
+			size_t outlen)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t threads = kdf->parallelism;
 	argon2_context ctx;
 	int rc;
 
-	if (!crypto_kdf_valid(kdf) || pwlen > UINT32_MAX || saltlen > UINT32_MAX ||
-	    outlen > UINT32_MAX) {
-		log_err("%s: parameters out of bounds", __func__);
+	if (pwlen > UINT32_MAX || saltlen > UINT32_MAX || outlen > UINT32_MAX ||
+	    secretlen > UINT32_MAX || adlen > UINT32_MAX)
 		return -1;
-	}
 	if (cpus > 0 && (uint32_t)cpus < threads)
 		threads = (uint32_t)cpus;
 	memset(&ctx, 0, sizeof(ctx));
@@ -268,6 +268,10 @@ int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
 	ctx.pwdlen = (uint32_t)pwlen;
 	ctx.salt = (uint8_t *)(uintptr_t)salt;
 	ctx.saltlen = (uint32_t)saltlen;
+	ctx.secret = (uint8_t *)(uintptr_t)secret;
+	ctx.secretlen = (uint32_t)secretlen;
+	ctx.ad = (uint8_t *)(uintptr_t)ad;
+	ctx.adlen = (uint32_t)adlen;
 	ctx.t_cost = kdf->iterations;
 	ctx.m_cost = kdf->memory_kib;
 	ctx.lanes = kdf->parallelism;
@@ -281,4 +285,14 @@ int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
 		return -1;
 	}
 	return 0;
+}
+
+int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
+		    const unsigned char *salt, size_t saltlen, unsigned char *out, size_t outlen)
+{
+	if (!crypto_kdf_valid(kdf)) {
+		log_err("%s: parameters out of bounds", __func__);
+		return -1;
+	}
+	return crypto_argon2id_raw(kdf, pw, pwlen, salt, saltlen, NULL, 0, NULL, 0, out, outlen);
 }

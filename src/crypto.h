@@ -85,4 +85,11 @@ int crypto_kdf_valid(const struct crypto_kdf *kdf);
 int crypto_argon2id(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
 		    const unsigned char *salt, size_t saltlen, unsigned char *out, size_t outlen);
 
+/* The same without the bounds check, with Argon2's optional secret and
+ * associated data (for known-answer tests). */
+int crypto_argon2id_raw(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,
+			const unsigned char *salt, size_t saltlen, const void *secret,
+			size_t secretlen, const void *ad, size_t adlen, unsigned char *out,
+			size_t outlen);
+
 #endif

@@ -245,7 +245,7 @@ unsigned vault_session_left(struct vault *v)
 
 	pthread_rwlock_rdlock(&v->rw);
 	if (vault_keys_live(v) != NULL)
-		left = (unsigned)((v->expires - util_mono_ms()) / 1000);
+		left = (unsigned)((v->expires - util_mono_ms() + 999) / 1000);
 	pthread_rwlock_unlock(&v->rw);
 	return left;
 }
@@ -673,9 +673,9 @@ static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, cons
 			log_warn("%s: skipped a secret with an invalid name or value", __func__);
 			continue;
 		}
-		r = json_pack("{s:s,s:O,s:O,s:O,s:O}", "key", name, "value",
+		r = json_pack("{s:s,s:O,s:o,s:O,s:O}", "key", name, "value",
 			      json_object_get(val, "value"), "metadata",
-			      json_is_object(md) ? md : json_object(), "updatedAt",
+			      json_is_object(md) ? json_incref(md) : json_object(), "updatedAt",
 			      json_object_get(val, "updatedAt") ? json_object_get(val, "updatedAt")
 								: json_null(),
 			      "updatedBy", json_object_get(val, "updatedBy")
@@ -1029,10 +1029,11 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
-	*out = json_pack("{s:O,s:O,s:O}", "key", json_object_get(r, "key"), "value",
+	*out = json_pack("{s:O,s:O,s:o}", "key", json_object_get(r, "key"), "value",
 			 json_object_get(r, "value"), "metadata",
-			 json_object_get(r, "metadata") ? json_object_get(r, "metadata")
-							: json_object());
+			 json_is_object(json_object_get(r, "metadata"))
+			     ? json_incref(json_object_get(r, "metadata"))
+			     : json_object());
 	err = *out ? API_OK : API_INTERNAL;
 done:
 	pthread_rwlock_unlock(&v->rw);
@@ -1069,8 +1070,8 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 	}
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
 	util_iso8601(util_now_ms(), ts, sizeof(ts));
-	r = json_pack("{s:s%,s:O,s:O,s:s,s:s}", "key", name, len, "value", value, "metadata",
-		      metadata ? metadata : json_object(), "updatedAt", ts, "updatedBy",
+	r = json_pack("{s:s%,s:O,s:o,s:s,s:s}", "key", name, len, "value", value, "metadata",
+		      metadata ? json_incref(metadata) : json_object(), "updatedAt", ts, "updatedBy",
 		      cap->user_id);
 	if (r == NULL) {
 		err = API_INTERNAL;

@@ -1,0 +1,185 @@
+"""harness.py: start the real groupvaultd on a free loopback port with a
+temporary data dir, and speak HTTP to it. Used by every black-box test."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("GROUPVAULTD", os.path.join(ROOT, "build", "san", "groupvaultd"))
+VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors")
+AUTH = "test-auth-token-0123456789"
+PASSWORD = "a long enough test password"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Resp:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        try:
+            self.json = json.loads(raw) if raw else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.raw[:300])
+
+
+class Vault:
+    """One daemon. Keeps its data dir across restarts until close()."""
+
+    def __init__(self, data_dir=None, **env):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="gv-test-")
+        self.env = {
+            "GROUP_ID": "group-test",
+            "AUTH_TOKEN": AUTH,
+            "KDF_MEMORY_KIB": "1024",
+            "KDF_ITERATIONS": "1",
+            "KDF_PARALLELISM": "1",
+            "QUIET": "1",
+        }
+        self.env.update({k: str(v) for k, v in env.items()})
+        self.proc = None
+        self.logs = ""
+        self.start()
+
+    def start(self):
+        self.port = free_port()
+        env = dict(os.environ)
+        env.update(self.env)
+        env["DATA_DIR"] = self.data_dir
+        env["PORT"] = str(self.port)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.errfile = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([BINARY], env=env, stdout=self.errfile,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("groupvaultd exited: " + self.read_log())
+            try:
+                if self.get("/health").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("groupvaultd did not start")
+
+    def read_log(self):
+        self.errfile.seek(0)
+        return self.errfile.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the daemon; returns its output. A clean stop must exit 0
+        with no sanitizer report."""
+        if self.proc is None:
+            return self.logs
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=20)
+        out = self.read_log()
+        self.errfile.close()
+        self.logs += out
+        self.proc = None
+        for mark in SANITIZER_MARKS:
+            assert mark not in out, "sanitizer report:\n" + out
+        if sig == signal.SIGTERM:
+            assert rc == 0, "exit status %d:\n%s" % (rc, out)
+        return out
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if self.own_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            r = conn.getresponse()
+            return Resp(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def mgmt(self, method, path, body=None, **kw):
+        h = {"x-auth-token": AUTH}
+        h.update(kw.pop("headers", {}))
+        return self.request(method, path, body=body, headers=h, **kw)
+
+    def cap(self, method, path, token, body=None, **kw):
+        h = {"x-capability-token": token}
+        h.update(kw.pop("headers", {}))
+        return self.request(method, path, body=body, headers=h, **kw)
+
+    # ---- common steps ----
+    def init_unlock(self, password=PASSWORD):
+        r = self.mgmt("POST", "/init", {"password": password})
+        assert r.status == 200, r
+        r = self.mgmt("POST", "/unlock", {"password": password})
+        assert r.status == 200, r
+        return r
+
+    def token(self, user="user-1", perms=("read", "write", "delete"), scope=("*",), ttl=3600):
+        r = self.mgmt("POST", "/tokens", {"userId": user, "permissions": list(perms),
+                                          "allowedSecrets": list(scope), "ttlSeconds": ttl})
+        assert r.status == 200, r
+        return r.json["token"]
+
+
+def expect(resp, status, error=None):
+    """Asserts the status, a JSON body, and (for errors) the error text."""
+    assert resp.status == status, "want %d, got %r" % (status, resp)
+    assert resp.json is not None, "body is not JSON: %r" % (resp,)
+    assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
+    assert resp.headers.get("cache-control") == "no-store", resp.headers
+    if error is not None:
+        assert resp.json.get("error") == error, "want error %r, got %r" % (error, resp)
+    return resp.json
+
+
+def files_contain(directory, needle):
+    """Names of files under directory whose bytes contain needle."""
+    hits = []
+    for base, _, files in os.walk(directory):
+        for f in files:
+            p = os.path.join(base, f)
+            with open(p, "rb") as fh:
+                if needle in fh.read():
+                    hits.append(p)
+    return hits

@@ -1,0 +1,39 @@
+"""run.py: runs every test_* function of every tests/api/test_*.py, one at a
+time, and prints one line per test and a closing 'N passed, N failed'."""
+import importlib.util
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def main(argv):
+    only = argv[1:]
+    passed = failed = 0
+    for name in sorted(os.listdir(HERE)):
+        if not (name.startswith("test_") and name.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(HERE, name))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        for fn in sorted(n for n in dir(mod) if n.startswith("test_")):
+            full = "%s::%s" % (name[:-3], fn)
+            if only and not any(o in full for o in only):
+                continue
+            t0 = time.time()
+            try:
+                getattr(mod, fn)()
+                passed += 1
+                print("ok   %-60s %.2fs" % (full, time.time() - t0), flush=True)
+            except Exception:  # noqa: BLE001 - report every failure, keep going
+                failed += 1
+                print("FAIL %s\n%s" % (full, traceback.format_exc()), flush=True)
+    print("api: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

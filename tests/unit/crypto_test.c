@@ -1,0 +1,179 @@
+/* crypto_test.c: known-answer vectors (RFC 9106 Argon2id, the GCM spec's
+ * AES-256 case, RFC 4231 HMAC, the original service's derived key) and
+ * tamper cases for every part of a sealed box. */
+#include <stdio.h>
+
+#include "test_common.h"
+
+#include "crypto.h"
+
+static void test_argon2id_rfc9106(void **state)
+{
+	/* RFC 9106 section 5.3: Argon2id, t=3, m=32 KiB, p=4, with secret and AD. */
+	unsigned char pw[32], salt[16], secret[8], ad[12], out[32], want[32];
+	struct crypto_kdf kdf = {32, 3, 4};
+
+	(void)state;
+	memset(pw, 1, sizeof(pw));
+	memset(salt, 2, sizeof(salt));
+	memset(secret, 3, sizeof(secret));
+	memset(ad, 4, sizeof(ad));
+	test_hex("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659", want);
+	assert_int_equal(crypto_argon2id_raw(&kdf, pw, sizeof(pw), salt, sizeof(salt), secret,
+					     sizeof(secret), ad, sizeof(ad), out, sizeof(out)),
+			 0);
+	assert_memory_equal(out, want, 32);
+}
+
+static void test_argon2id_ocmt_vector(void **state)
+{
+	/* The original service's export: password and derived key from vectors/. */
+	const char *pw = "correct horse battery staple 42";
+	unsigned char salt[16], out[32], want[32];
+	struct crypto_kdf kdf = {65536, 3, 4};
+	static const unsigned char salt_b64_decoded[16] = {
+	    0xbd, 0xac, 0xe8, 0x95, 0x27, 0x1c, 0xe5, 0xb1,
+	    0x45, 0x44, 0x45, 0x42, 0xff, 0xde, 0xaa, 0xd2};
+
+	(void)state;
+	memcpy(salt, salt_b64_decoded, 16);
+	test_hex("a5c08715b589d270d9914c6f816040fb856379ca619d2eeed076200899c03f4a", want);
+	assert_int_equal(crypto_argon2id(&kdf, pw, strlen(pw), salt, 16, out, 32), 0);
+	assert_memory_equal(out, want, 32);
+}
+
+static void test_kdf_bounds(void **state)
+{
+	struct crypto_kdf ok = {65536, 3, 4}, big = {1u << 30, 3, 4}, zero = {65536, 0, 4};
+	struct crypto_kdf lanes = {65536, 3, 64}, small = {512, 3, 4};
+	unsigned char out[32];
+
+	(void)state;
+	assert_true(crypto_kdf_valid(&ok));
+	assert_false(crypto_kdf_valid(&big));
+	assert_false(crypto_kdf_valid(&zero));
+	assert_false(crypto_kdf_valid(&lanes));
+	assert_false(crypto_kdf_valid(&small));
+	assert_int_equal(crypto_argon2id(&big, "pw", 2, (const unsigned char *)"0123456789abcdef",
+					 16, out, 32),
+			 -1);
+}
+
+static void test_gcm_spec_case16(void **state)
+{
+	unsigned char key[32], iv[12], aad[20], pt[60], ct[60], tag[16], want_ct[60], want_tag[16];
+	unsigned char back[60];
+
+	(void)state;
+	test_hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", key);
+	test_hex("cafebabefacedbaddecaf888", iv);
+	test_hex("feedfacedeadbeeffeedfacedeadbeefabaddad2", aad);
+	test_hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+		 "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+		 pt);
+	test_hex("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+		 "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+		 want_ct);
+	test_hex("76fc6ece0f4e1768cddf8853bb2d551b", want_tag);
+	assert_int_equal(crypto_gcm_encrypt(key, iv, aad, sizeof(aad), pt, sizeof(pt), ct, tag), 0);
+	assert_memory_equal(ct, want_ct, sizeof(ct));
+	assert_memory_equal(tag, want_tag, sizeof(tag));
+	assert_int_equal(crypto_gcm_decrypt(key, iv, aad, sizeof(aad), ct, sizeof(ct), tag, back),
+			 0);
+	assert_memory_equal(back, pt, sizeof(pt));
+}
+
+static void test_hmac_rfc4231(void **state)
+{
+	unsigned char key1[20], out[32], want[32];
+
+	(void)state;
+	memset(key1, 0x0b, sizeof(key1));
+	test_hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", want);
+	assert_int_equal(crypto_hmac_sha256(key1, sizeof(key1), "Hi There", 8, out), 0);
+	assert_memory_equal(out, want, 32);
+	test_hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want);
+	assert_int_equal(crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out), 0);
+	assert_memory_equal(out, want, 32);
+	/* The two-part form equals the one-part form over the concatenation. */
+	assert_int_equal(crypto_hmac_sha256_2("Jefe", 4, "what do ya ", 11,
+					      "want for nothing?", 17, out),
+			 0);
+	assert_memory_equal(out, want, 32);
+}
+
+static void test_seal_roundtrip_and_tamper(void **state)
+{
+	unsigned char key[32], other[32], box[64 + CRYPTO_SEAL_OVERHEAD], out[64], copy[sizeof(box)];
+	const char *msg = "the quick brown fox jumps over the lazy dog, twice!";
+	size_t len = strlen(msg), blen = len + CRYPTO_SEAL_OVERHEAD;
+	const char *aad = "row-1";
+
+	(void)state;
+	assert_int_equal(crypto_random(key, sizeof(key)), 0);
+	memcpy(other, key, sizeof(key));
+	other[0] ^= 1;
+	assert_int_equal(crypto_seal(key, aad, 5, msg, len, box), 0);
+	assert_int_equal(crypto_open(key, aad, 5, box, blen, out), 0);
+	assert_memory_equal(out, msg, len);
+	/* Every single-bit flip anywhere in nonce, ciphertext or tag fails. */
+	for (size_t i = 0; i < blen; i++) {
+		memcpy(copy, box, blen);
+		copy[i] ^= 0x01;
+		assert_int_equal(crypto_open(key, aad, 5, copy, blen, out), -1);
+	}
+	/* Wrong AAD (a record moved to another row), wrong key, truncation. */
+	assert_int_equal(crypto_open(key, "row-2", 5, box, blen, out), -1);
+	assert_int_equal(crypto_open(other, aad, 5, box, blen, out), -1);
+	assert_int_equal(crypto_open(key, aad, 5, box, blen - 1, out), -1);
+	assert_int_equal(crypto_open(key, aad, 5, box, CRYPTO_SEAL_OVERHEAD - 1, out), -1);
+	/* Two seals of the same text differ (fresh nonces). */
+	assert_int_equal(crypto_seal(key, aad, 5, msg, len, copy), 0);
+	assert_memory_not_equal(copy, box, blen);
+}
+
+static void test_equal(void **state)
+{
+	(void)state;
+	assert_true(crypto_equal("abcd", "abcd", 4));
+	assert_false(crypto_equal("abcd", "abce", 4));
+	assert_true(crypto_equal_str("token", 5, "token", 5));
+	assert_false(crypto_equal_str("token", 5, "token!", 6));
+	assert_false(crypto_equal_str("", 0, "x", 1));
+	assert_false(crypto_equal_str("tokeN", 5, "token", 5));
+}
+
+static void test_secure_and_wipe_alloc(void **state)
+{
+	unsigned char *k = crypto_secure_alloc(32);
+	char *w = crypto_wipe_malloc(100);
+
+	(void)state;
+	assert_non_null(k);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(k[i], 0);
+	crypto_secure_free(k, 32);
+	crypto_secure_free(NULL, 32);
+	assert_non_null(w);
+	memset(w, 'x', 100);
+	crypto_wipe_free(w);
+	crypto_wipe_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_argon2id_rfc9106),
+	    cmocka_unit_test(test_argon2id_ocmt_vector),
+	    cmocka_unit_test(test_kdf_bounds),
+	    cmocka_unit_test(test_gcm_spec_case16),
+	    cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_seal_roundtrip_and_tamper),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_secure_and_wipe_alloc),
+	};
+
+	if (crypto_init() != 0)
+		return 1;
+	return cmocka_run_group_tests_name("crypto", tests, NULL, NULL);
+}

@@ -1,0 +1,221 @@
+/* store_test.c: schema creation, reopen, records, tokens, and the audit
+ * hash chain catching an edited entry. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "test_common.h"
+
+#include "store.h"
+
+static char dir[] = "/tmp/gv-store-test-XXXXXX";
+
+static void rmdir_all(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+}
+
+static void test_meta_and_reopen(void **state)
+{
+	struct store *st = store_open(dir);
+	unsigned char *v = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_meta_get(st, "k", &v, &len), 1);
+	assert_int_equal(store_meta_put(st, "k", "value", 5), 0);
+	assert_int_equal(store_tx_commit(st), 0);
+	store_close(st);
+
+	st = store_open(dir);
+	assert_non_null(st);
+	assert_int_equal(store_tx_begin(st, 0), 0);
+	assert_int_equal(store_meta_get(st, "k", &v, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(v, "value", 5);
+	free(v);
+	store_tx_rollback(st);
+	/* A rolled-back write leaves nothing. */
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_meta_put(st, "gone", "x", 1), 0);
+	store_tx_rollback(st);
+	assert_int_equal(store_tx_begin(st, 0), 0);
+	assert_int_equal(store_meta_get(st, "gone", &v, &len), 1);
+	store_tx_rollback(st);
+	store_close(st);
+}
+
+static int count_row(void *ctx, const unsigned char *id, int64_t version,
+		     const unsigned char *rec, size_t len)
+{
+	(void)id;
+	(void)version;
+	(void)rec;
+	(void)len;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_secrets(void **state)
+{
+	struct store *st = store_open(dir);
+	unsigned char id[STORE_ID_LEN], *rec = NULL;
+	int64_t ver = 0;
+	size_t len = 0;
+	int n = 0;
+
+	(void)state;
+	memset(id, 7, sizeof(id));
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_secret_put(st, id, 1, "sealed-1", 8), 0);
+	assert_int_equal(store_secret_put(st, id, 2, "sealed-22", 9), 0);
+	assert_int_equal(store_tx_commit(st), 0);
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_secret_get(st, id, &ver, &rec, &len), 0);
+	assert_int_equal(ver, 2);
+	assert_int_equal(len, 9);
+	free(rec);
+	assert_int_equal(store_secret_count(st), 1);
+	assert_int_equal(store_secret_each(st, count_row, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_secret_del(st, id), 0);
+	assert_int_equal(store_secret_del(st, id), 1);
+	assert_int_equal(store_secret_get(st, id, &ver, &rec, &len), 1);
+	assert_int_equal(store_tx_commit(st), 0);
+	store_close(st);
+}
+
+static void test_tokens(void **state)
+{
+	struct store *st = store_open(dir);
+	struct store_token a = {"t1", "alice", 1000, 5000000, "s", 1};
+	struct store_token b = {"t2", "alice", 2000, 6000000, "s", 1};
+	struct store_token c = {"t3", "bob", 2000, 6000000, "s", 1};
+	int revoked = 0;
+	int64_t exp = 0;
+
+	(void)state;
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_token_put(st, &a), 0);
+	assert_int_equal(store_token_put(st, &b), 0);
+	assert_int_equal(store_token_put(st, &c), 0);
+	assert_int_equal(store_token_put(st, &c), -1); /* duplicate id */
+	assert_int_equal(store_token_count_since(st, "alice", 1500), 1);
+	assert_int_equal(store_token_revoke(st, "t1", 3000), 1);
+	assert_int_equal(store_token_revoke(st, "t1", 3000), 0);
+	assert_int_equal(store_token_revoke_user(st, "alice", 3000), 1);
+	assert_int_equal(store_token_get(st, "t2", &revoked, &exp), 0);
+	assert_true(revoked);
+	assert_int_equal(exp, 6000000);
+	assert_int_equal(store_token_get(st, "t3", &revoked, &exp), 0);
+	assert_false(revoked);
+	assert_int_equal(store_token_get(st, "nope", &revoked, &exp), 1);
+	/* Purge drops rows an hour past expiry. */
+	assert_int_equal(store_token_purge(st, 5000000 + 3600000 + 1), 1);
+	assert_int_equal(store_token_get(st, "t1", &revoked, &exp), 1);
+	assert_int_equal(store_tx_commit(st), 0);
+	store_close(st);
+}
+
+static int list_first(void *ctx, int64_t seq, const char *e, size_t len)
+{
+	(void)e;
+	(void)len;
+	if (*(int64_t *)ctx == 0)
+		*(int64_t *)ctx = seq;
+	return 0;
+}
+
+static void test_audit_chain(void **state)
+{
+	struct store *st = store_open(dir);
+	unsigned char head[32], id[STORE_ID_LEN];
+	int64_t n = 0, bad = 0, first = 0;
+	char path[256], e[64];
+	sqlite3 *db;
+
+	(void)state;
+	memset(id, 9, sizeof(id));
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(e, sizeof(e), "{\"n\":%d}", i);
+		assert_int_equal(store_audit_append(st, e, strlen(e), i == 2 ? id : NULL), 0);
+	}
+	assert_int_equal(store_tx_commit(st), 0);
+	assert_int_equal(store_tx_begin(st, 0), 0);
+	assert_int_equal(store_audit_verify(st, &n, &bad, head), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_audit_list(st, NULL, 10, list_first, &first), 0);
+	assert_int_equal(first, 5); /* newest first */
+	first = 0;
+	assert_int_equal(store_audit_list(st, id, 10, list_first, &first), 0);
+	assert_int_equal(first, 3);
+	store_tx_rollback(st);
+	store_close(st);
+
+	/* Edit one entry behind the store's back: the chain breaks there. */
+	snprintf(path, sizeof(path), "%s/vault.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE audit SET entry='{\"n\":9}' WHERE seq=3", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(dir);
+	assert_int_equal(store_tx_begin(st, 0), 0);
+	assert_int_equal(store_audit_verify(st, &n, &bad, head), 1);
+	assert_int_equal(bad, 3);
+	store_tx_rollback(st);
+	store_close(st);
+
+	/* A removed entry is caught too. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq=2", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(dir);
+	assert_int_equal(store_tx_begin(st, 0), 0);
+	assert_int_equal(store_audit_verify(st, &n, &bad, head), 1);
+	assert_int_equal(bad, 3);
+	store_tx_rollback(st);
+	store_close(st);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	char path[256];
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/vault.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(store_open(dir));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_meta_and_reopen),
+	    cmocka_unit_test(test_secrets),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_audit_chain),
+	    cmocka_unit_test(test_newer_schema_refused),
+	};
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	rmdir_all();
+	return rc;
+}

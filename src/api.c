@@ -27,7 +27,7 @@ static const struct {
     [API_KDF_BUSY] = {429, "Another unlock is in progress", "KDF_BUSY"},
     [API_BODY_TOO_LARGE] = {413, "Request body too large", NULL},
     [API_VALUE_TOO_LARGE] = {413, "Secret value too large", NULL},
-    [API_BAD_TTL] = {400, "ttlSeconds must be between 60 and 2592000", NULL},
+    [API_BAD_TTL] = {400, "Invalid request body", NULL},
     [API_BAD_NAME] = {400, "Invalid URL parameters", NULL},
     [API_BAD_LIMIT] = {400, "limit must be an integer from 1 to 1000", NULL},
     [API_BAD_IMPORT] = {400, "Invalid vault format", NULL},

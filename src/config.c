@@ -23,6 +23,7 @@ const struct config_var config_vars[] = {
     {"UNLOCK_MAX_FAILURES", "5", "failed unlocks per client per window (429 beyond)"},
     {"UNLOCK_WINDOW_SECONDS", "900", "window for UNLOCK_MAX_FAILURES"},
     {"TOKEN_ISSUE_PER_HOUR", "100", "capability tokens issued per user per hour"},
+    {"TOKEN_MIN_TTL_SECONDS", "60", "shortest ttlSeconds a token may ask for"},
     {"KDF_MEMORY_KIB", "65536", "Argon2id memory for new vaults"},
     {"KDF_ITERATIONS", "3", "Argon2id passes for new vaults"},
     {"KDF_PARALLELISM", "4", "Argon2id lanes for new vaults"},
@@ -118,6 +119,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("UNLOCK_MAX_FAILURES", 1, 1000000, unlock_max_failures);
 	UINT_VAR("UNLOCK_WINDOW_SECONDS", 1, 86400, unlock_window);
 	UINT_VAR("TOKEN_ISSUE_PER_HOUR", 1, 1000000, token_issue_per_hour);
+	UINT_VAR("TOKEN_MIN_TTL_SECONDS", 1, 2592000, token_min_ttl);
 	UINT_VAR("KDF_MEMORY_KIB", 1024, 262144, kdf_memory);
 	UINT_VAR("KDF_ITERATIONS", 1, 16, kdf_iterations);
 	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);

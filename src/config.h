@@ -22,6 +22,7 @@ struct config {
 	unsigned unlock_max_failures;
 	unsigned unlock_window;     /* seconds */
 	unsigned token_issue_per_hour;
+	unsigned token_min_ttl;     /* seconds */
 	unsigned kdf_memory;        /* KiB, for new vaults */
 	unsigned kdf_iterations;
 	unsigned kdf_parallelism;

@@ -3,6 +3,7 @@
  * field shapes and call the vault. They never log secret material. */
 #include "routes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,7 +176,6 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	enum api_err err;
 	size_t i;
 
-	(void)cfg;
 	if (bad || user == NULL) {
 		fail_field(resp, "userId", "Required non-empty string");
 		return;
@@ -223,11 +223,15 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 		perms = json_pack("[s]", "read");
 	}
 	if (ttl != NULL && !json_is_null(ttl)) {
-		if (!json_is_integer(ttl) || json_integer_value(ttl) < 60 ||
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < cfg->token_min_ttl ||
 		    json_integer_value(ttl) > 2592000) {
+			char details[96];
+
 			json_decref(allowed);
 			json_decref(perms);
-			api_fail(resp, API_BAD_TTL, NULL);
+			snprintf(details, sizeof(details),
+				 "ttlSeconds: must be an integer from %u to 2592000", cfg->token_min_ttl);
+			api_fail(resp, API_BAD_TTL, details);
 			return;
 		}
 		ttl_s = json_integer_value(ttl);

@@ -1489,10 +1489,22 @@ static int vault_check_native(json_t *doc, struct crypto_kdf *kdf, unsigned char
 	{
 		json_t *id = json_object_get(r, "id"), *ver = json_object_get(r, "version");
 		json_t *s = json_object_get(r, "sealed");
+		unsigned char idbuf[CRYPTO_HASH_LEN], *blob;
+		size_t n = 0;
+		int ok;
+
 		if (!json_is_string(id) || json_string_length(id) != 2 * CRYPTO_HASH_LEN ||
-		    !json_is_integer(ver) || json_integer_value(ver) < 1 || !json_is_string(s) ||
-		    json_string_length(s) % 4 != 0 ||
-		    json_string_length(s) < enc_b64_len(CRYPTO_SEAL_OVERHEAD, 0) - 1) {
+		    enc_hex_decode(json_string_value(id), 2 * CRYPTO_HASH_LEN, idbuf) != 0 ||
+		    !json_is_integer(ver) || json_integer_value(ver) < 1 || !json_is_string(s)) {
+			*why = "a record is malformed";
+			return -1;
+		}
+		blob = malloc(json_string_length(s) / 4 * 3 + 3);
+		ok = blob != NULL &&
+		     enc_b64_decode(json_string_value(s), json_string_length(s), blob, &n, 0) == 0 &&
+		     n >= CRYPTO_SEAL_OVERHEAD;
+		free(blob);
+		if (!ok) {
 			*why = "a record is malformed";
 			return -1;
 		}

@@ -100,38 +100,6 @@ static size_t http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* Decodes %XX in place; -1 on a bad escape or a decoded NUL. */
-static int http_pct_decode(char *s, size_t *outlen)
-{
-	char *w = s;
-
-	for (char *r = s; *r != '\0'; r++) {
-		if (*r == '%') {
-			int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			*w++ = (char)(hi << 4 | lo);
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	*outlen = (size_t)(w - s);
-	return 0;
-}
-
 static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -162,7 +130,7 @@ static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, s
 static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, const char *url,
 				     const char *method, struct http_conn *hc)
 {
-	char path[HTTP_MAX_PATH], ip[64], *segs[HTTP_MAX_SEGS], *p;
+	char path[HTTP_MAX_PATH], ip[64], *segs[HTTP_MAX_SEGS];
 	size_t nsegs = 0, plen = strlen(url), seglen[HTTP_MAX_SEGS];
 	const struct route *rt;
 	struct api_req req;
@@ -177,23 +145,14 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	if (plen == 0 || plen >= sizeof(path) || url[0] != '/')
 		return http_error(c, API_NO_ROUTE, NULL);
 	memcpy(path, url, plen + 1);
-	/* Split on '/', refusing empty segments (// or a trailing slash). */
-	p = path + 1;
-	if (*p != '\0') {
-		for (;;) {
-			char *slash = strchr(p, '/');
-			if (nsegs == HTTP_MAX_SEGS || p[0] == '\0' || p == slash)
-				return http_error(c, API_NO_ROUTE, NULL);
-			segs[nsegs++] = p;
-			if (slash == NULL)
-				break;
-			*slash = '\0';
-			p = slash + 1;
-		}
+	switch (routes_split(path, segs, seglen, HTTP_MAX_SEGS, &nsegs)) {
+	case 0:
+		break;
+	case -2:
+		return http_error(c, API_BAD_NAME, "malformed percent-encoding");
+	default:
+		return http_error(c, API_NO_ROUTE, NULL);
 	}
-	for (size_t i = 0; i < nsegs; i++)
-		if (http_pct_decode(segs[i], &seglen[i]) != 0)
-			return http_error(c, API_BAD_NAME, "malformed percent-encoding");
 	rt = routes_match(method, segs, nsegs, &known, &pidx);
 	if (rt == NULL)
 		return http_error(c, known ? API_METHOD : API_NO_ROUTE, NULL);

@@ -525,6 +525,65 @@ const struct route *routes_match(const char *method, char **segs, size_t nsegs,
 	return NULL;
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX in place; -1 on a bad escape or a decoded NUL. */
+static int pct_decode(char *s, size_t *outlen)
+{
+	char *w = s;
+
+	for (char *r = s; *r != '\0'; r++) {
+		if (*r == '%') {
+			int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			*w++ = (char)(hi << 4 | lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	*outlen = (size_t)(w - s);
+	return 0;
+}
+
+int routes_split(char *path, char **segs, size_t *lens, size_t max, size_t *nsegs)
+{
+	char *p = path + 1;
+
+	*nsegs = 0;
+	if (path[0] != '/')
+		return -1;
+	/* Split on '/' before decoding, so an encoded '/' stays inside its
+	 * segment; refuse empty segments (// or a trailing slash). */
+	if (*p != '\0') {
+		for (;;) {
+			char *slash = strchr(p, '/');
+			if (*nsegs == max || p[0] == '\0' || p == slash)
+				return -1;
+			segs[(*nsegs)++] = p;
+			if (slash == NULL)
+				break;
+			*slash = '\0';
+			p = slash + 1;
+		}
+	}
+	for (size_t i = 0; i < *nsegs; i++)
+		if (pct_decode(segs[i], &lens[i]) != 0)
+			return -2;
+	return 0;
+}
+
 void routes_print(FILE *out)
 {
 	static const char *auth[] = {"public", "management", "capability"};

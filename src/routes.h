@@ -31,6 +31,12 @@ extern const struct route routes[];
 const struct route *routes_match(const char *method, char **segs, size_t nsegs,
 				 int *path_known, int *param_idx);
 
+/* Splits an absolute path (modified in place) into at most max segments,
+ * percent-decoding each. Returns 0; -1 for a path no route can match (empty
+ * segment, trailing slash, too many segments); -2 for a bad escape or an
+ * encoded NUL. */
+int routes_split(char *path, char **segs, size_t *lens, size_t max, size_t *nsegs);
+
 /* Prints the route table (groupvaultd --routes). */
 void routes_print(FILE *out);
 

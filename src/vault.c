@@ -19,11 +19,11 @@
 #include "enc.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "record.h"
 #include "store.h"
 #include "util.h"
 
 #define VAULT_ROOT_AAD "groupvault/root/v1"
-#define VAULT_SECRET_AAD "groupvault/secret/v1"
 #define VAULT_TOKEN_AAD "groupvault/token/v1"
 #define VAULT_AUDIT_AAD "groupvault/audit-name/v1"
 #define VAULT_FORMAT "groupvault"
@@ -557,62 +557,6 @@ done:
 	return err;
 }
 
-/* Seals one record JSON for row id at version into a malloc'd blob. */
-static unsigned char *vault_seal_record(const struct vault_keys *k, const unsigned char *id,
-					int64_t version, json_t *rec, size_t *outlen)
-{
-	unsigned char aad[sizeof(VAULT_SECRET_AAD) - 1 + CRYPTO_HASH_LEN + 8];
-	unsigned char *out = NULL;
-	char *text;
-	size_t len;
-
-	memcpy(aad, VAULT_SECRET_AAD, sizeof(VAULT_SECRET_AAD) - 1);
-	memcpy(aad + sizeof(VAULT_SECRET_AAD) - 1, id, CRYPTO_HASH_LEN);
-	for (int i = 0; i < 8; i++)
-		aad[sizeof(aad) - 1 - i] = (unsigned char)((uint64_t)version >> (8 * i));
-	text = json_dumps(rec, JSON_COMPACT);
-	if (text == NULL)
-		return NULL;
-	len = strlen(text);
-	out = malloc(len + CRYPTO_SEAL_OVERHEAD);
-	if (out != NULL && crypto_seal(k->data, aad, sizeof(aad), text, len, out) != 0) {
-		free(out);
-		out = NULL;
-	}
-	*outlen = len + CRYPTO_SEAL_OVERHEAD;
-	crypto_wipe_free(text);
-	return out;
-}
-
-/* Opens a record; NULL if the tag fails or the content is malformed. */
-static json_t *vault_open_record(const struct vault_keys *k, const unsigned char *id,
-				 int64_t version, const unsigned char *rec, size_t len)
-{
-	unsigned char aad[sizeof(VAULT_SECRET_AAD) - 1 + CRYPTO_HASH_LEN + 8];
-	unsigned char *pt;
-	json_t *o = NULL;
-
-	if (len < CRYPTO_SEAL_OVERHEAD)
-		return NULL;
-	memcpy(aad, VAULT_SECRET_AAD, sizeof(VAULT_SECRET_AAD) - 1);
-	memcpy(aad + sizeof(VAULT_SECRET_AAD) - 1, id, CRYPTO_HASH_LEN);
-	for (int i = 0; i < 8; i++)
-		aad[sizeof(aad) - 1 - i] = (unsigned char)((uint64_t)version >> (8 * i));
-	pt = crypto_wipe_malloc(len);
-	if (pt == NULL)
-		return NULL;
-	if (crypto_open(k->data, aad, sizeof(aad), rec, len, pt) == 0) {
-		o = json_loadb((const char *)pt, len - CRYPTO_SEAL_OVERHEAD, 0, NULL);
-		if (!json_is_object(o) || !json_is_string(json_object_get(o, "key")) ||
-		    !json_is_string(json_object_get(o, "value"))) {
-			json_decref(o);
-			o = NULL;
-		}
-	}
-	crypto_wipe_free(pt);
-	return o;
-}
-
 /* Turns an ocmt-v1 vault into native records, all in the caller's write
  * transaction. kek is the Argon2id output that decrypts it. */
 static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, const char *legacy,
@@ -682,7 +626,7 @@ static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, cons
 					       ? json_object_get(val, "updatedBy")
 					       : json_null());
 		crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, strlen(name), id);
-		rec = r ? vault_seal_record(k, id, 1, r, &rlen) : NULL;
+		rec = r ? record_seal(k->data, id, 1, r, &rlen) : NULL;
 		json_decref(r);
 		if (rec == NULL || store_secret_put(v->st, id, 1, rec, rlen) != 0) {
 			free(rec);
@@ -1011,7 +955,7 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
 	}
-	r = vault_open_record(k, id, version, rec, rlen);
+	r = record_open(k->data, id, version, rec, rlen);
 	if (r == NULL || strlen(json_string_value(json_object_get(r, "key"))) != len ||
 	    memcmp(json_string_value(json_object_get(r, "key")), name, len) != 0) {
 		store_tx_rollback(v->st);
@@ -1090,7 +1034,7 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 	*created = found == 1;
 	if (!*created)
 		ev.action = "secret.updated";
-	rec = vault_seal_record(k, id, version + 1, r, &rlen);
+	rec = record_seal(k->data, id, version + 1, r, &rlen);
 	if (rec == NULL) {
 		store_tx_rollback(v->st);
 		err = API_INTERNAL;
@@ -1165,7 +1109,7 @@ static int vault_list_row(void *arg, const unsigned char *id, int64_t version,
 			  const unsigned char *rec, size_t len)
 {
 	struct list_ctx *c = arg;
-	json_t *r = vault_open_record(c->k, id, version, rec, len), *md;
+	json_t *r = record_open(c->k->data, id, version, rec, len), *md;
 	const char *name;
 
 	if (r == NULL) {
@@ -1537,17 +1481,13 @@ static int vault_import_records(struct vault *v, json_t *recs)
 	return 0;
 }
 
-enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor *who,
-			  const char **why)
+/* Checks an export document of either format without touching the store. */
+static enum api_err vault_import_parse(json_t *doc, int *v1, struct crypto_kdf *kdf,
+				       unsigned char *salt, unsigned char *wrapped,
+				       const char **why)
 {
-	struct audit_ev ev = {"vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
-	struct crypto_kdf kdf;
-	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
 	const char *format = json_string_value(json_object_get(doc, "format"));
-	json_t *kj = NULL, *created;
-	char *kdftext = NULL, *legacy = NULL, ts[32];
-	int v1, rc;
-	enum api_err err = API_BAD_IMPORT;
+	int rc;
 
 	*why = "vault must be an object";
 	if (!json_is_object(doc))
@@ -1555,13 +1495,39 @@ enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor
 	*why = "unknown format";
 	if (format == NULL)
 		return API_BAD_IMPORT;
-	v1 = strcmp(format, VAULT_V1_FORMAT) == 0;
-	if (!v1 && strcmp(format, VAULT_FORMAT) != 0)
+	*v1 = strcmp(format, VAULT_V1_FORMAT) == 0;
+	if (!*v1 && strcmp(format, VAULT_FORMAT) != 0)
 		return API_BAD_IMPORT;
-	rc = v1 ? vault_check_v1(doc, &kdf, salt, why)
-		: vault_check_native(doc, &kdf, salt, wrapped, why);
+	rc = *v1 ? vault_check_v1(doc, kdf, salt, why)
+		 : vault_check_native(doc, kdf, salt, wrapped, why);
 	if (rc != 0)
 		return rc == -2 ? API_BAD_KDF : API_BAD_IMPORT;
+	return API_OK;
+}
+
+enum api_err vault_import_check(json_t *doc, const char **why)
+{
+	struct crypto_kdf kdf;
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
+	int v1;
+
+	return vault_import_parse(doc, &v1, &kdf, salt, wrapped, why);
+}
+
+enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor *who,
+			  const char **why)
+{
+	struct audit_ev ev = {"vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct crypto_kdf kdf;
+	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
+	json_t *kj = NULL, *created;
+	char *kdftext = NULL, *legacy = NULL, ts[32];
+	int v1 = 0;
+	enum api_err err;
+
+	err = vault_import_parse(doc, &v1, &kdf, salt, wrapped, why);
+	if (err != API_OK)
+		return err;
 	kj = vault_kdf_json(&kdf, salt);
 	kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
 	legacy = v1 ? json_dumps(doc, JSON_COMPACT) : NULL;

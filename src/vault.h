@@ -73,4 +73,8 @@ enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor 
 enum api_err vault_import(struct vault *v, json_t *vault, const struct vault_actor *who,
 			  const char **why);
 
+/* Validates an export document (either format) without importing it:
+ * API_OK, or API_BAD_IMPORT / API_BAD_KDF with *why set. */
+enum api_err vault_import_check(json_t *doc, const char **why);
+
 #endif

@@ -22,12 +22,15 @@ TSRC     := $(wildcard tests/unit/*_test.c)
 TBIN     := $(TSRC:tests/unit/%.c=build/test/%)
 SOBJ     := $(SRC:src/%.c=build/sobj/%.o)
 
-.PHONY: all deps test-deps run test unit api clean routes
+.PHONY: all deps test-deps run test unit api clean routes fuzz fuzz-build valgrind
 
 all: deps build/groupvaultd
 
 deps:
 	@scripts/deps.sh build
+
+fuzz-deps:
+	@scripts/deps.sh fuzz
 
 test-deps:
 	@scripts/deps.sh test
@@ -53,14 +56,47 @@ build/test/%_test: tests/unit/%_test.c $(SOBJ) | build/test
 	@echo "  CC test $@"
 	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(LDLIBS) -lcmocka
 
-build/obj build/sobj build/san build/test:
+# Fuzz drivers. `make test` replays their corpora with a plain main()
+# (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
+FUZZ       := path token import record body
+RBIN       := $(FUZZ:%=build/replay/fuzz_%)
+FUZZ_SECONDS ?= 60
+FUZZ_CC    ?= clang
+FSAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FOBJ       := $(SRC:src/%.c=build/fuzz/obj/%.o)
+
+build/replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(SOBJ) | build/replay
+	@echo "  CC fuzz $@"
+	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< fuzz/replay.c $(SOBJ) $(LDLIBS)
+
+build/fuzz/obj/%.o: src/%.c src/*.h | build/fuzz/obj
+	@echo "  CC fuzz $@"
+	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer-no-link \
+		-DGV_STORE_NOSYNC -c -o $@ $<
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FOBJ)
+	@echo "  LD fuzz $@"
+	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer -Isrc -o $@ $< \
+		$(FOBJ) $(LDLIBS)
+
+fuzz-build: $(FUZZ:%=build/fuzz/fuzz_%)
+
+fuzz: fuzz-deps fuzz-build
+	@for t in $(FUZZ); do \
+		mkdir -p build/fuzz/work-$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/work-$$t fuzz/corpus/$$t 2>&1 | grep -E "stat::number_of_executed_units|ERROR|Done" || exit 1; \
+	done
+
+build/obj build/sobj build/san build/test build/replay build/fuzz/obj:
 	@mkdir -p $@
 
 run: all
 	@scripts/run.sh
 
-test: test-deps $(TBIN) build/san/groupvaultd
-	@tests/run.sh $(TBIN)
+test: test-deps $(TBIN) $(RBIN) build/san/groupvaultd
+	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)
 
 routes: build/groupvaultd
 	@build/groupvaultd --routes

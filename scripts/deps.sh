@@ -1,13 +1,15 @@
 #!/bin/sh
 # deps.sh: make sure the Debian packages groupvault builds and tests with are
 # installed. As root it runs apt-get; otherwise it prints the one command to run.
-# Usage: scripts/deps.sh build|test
+# Usage: scripts/deps.sh build|test|fuzz
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev"
 test_pkgs="libcmocka-dev python3 curl"
+fuzz_pkgs="clang"
 case "${1:-build}" in
 build) want="$build" ;;
 test) want="$build $test_pkgs" ;;
+fuzz) want="$build $test_pkgs $fuzz_pkgs" ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 missing=""

@@ -53,7 +53,8 @@ json_t *record_open(const unsigned char *data_key, const unsigned char *id, int6
 	if (pt == NULL)
 		return NULL;
 	if (crypto_open(data_key, aad, sizeof(aad), blob, len, pt) == 0) {
-		o = json_loadb((const char *)pt, len - CRYPTO_SEAL_OVERHEAD, JSON_REJECT_DUPLICATES,
+		o = json_loadb((const char *)pt, len - CRYPTO_SEAL_OVERHEAD,
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 			       NULL);
 		if (!json_is_object(o) || !json_is_string(json_object_get(o, "key")) ||
 		    !json_is_string(json_object_get(o, "value"))) {

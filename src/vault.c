@@ -588,7 +588,7 @@ static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, cons
 		err = API_BAD_PASSWORD;
 		goto done;
 	}
-	plain = json_loadb((const char *)pt, ctlen, 0, NULL);
+	plain = json_loadb((const char *)pt, ctlen, JSON_ALLOW_NUL, NULL);
 	secrets = json_object_get(plain, "secrets");
 	if (secrets == NULL)
 		secrets = json_object();

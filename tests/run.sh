@@ -23,6 +23,18 @@ for t in "$@"; do
 		echo "ok   $(basename "$t"): $ok tests"
 	fi
 done
+# Fuzz corpora, replayed once each (REPLAY holds the driver binaries).
+for r in ${REPLAY:-}; do
+	name=$(basename "$r")
+	if "$r" "fuzz/corpus/${name#fuzz_}" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "ok   $name: $(tail -n 1 "$log")"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name:"
+		cat "$log"
+	fi
+done
 python3 tests/api/run.py >"$log" 2>&1
 rc=$?
 cat "$log"

@@ -1,0 +1,34 @@
+/* fuzz_import.c: the import parser for both export formats. Invariant: any
+ * document gets API_OK or a 400-class answer with a reason, never a crash. */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "vault.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int ready;
+	const char *why = NULL;
+	enum api_err e;
+	json_t *doc, *vault;
+
+	if (!ready) {
+		json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+		ready = 1;
+	}
+	doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	if (doc == NULL)
+		return 0;
+	vault = json_is_object(doc) ? json_object_get(doc, "vault") : doc;
+	e = vault_import_check(vault, &why);
+	assert(e == API_OK || e == API_BAD_IMPORT || e == API_BAD_KDF);
+	if (e != API_OK)
+		assert(why != NULL && api_status(e) == 400);
+	json_decref(doc);
+	return 0;
+}

@@ -31,6 +31,7 @@ static const struct {
     [API_BAD_NAME] = {400, "Invalid URL parameters", NULL},
     [API_BAD_LIMIT] = {400, "limit must be an integer from 1 to 1000", NULL},
     [API_BAD_IMPORT] = {400, "Invalid vault format", NULL},
+    [API_BAD_HEADER] = {400, "Invalid request headers", NULL},
     [API_BAD_KDF] = {400, "Unsupported key derivation parameters", NULL},
     [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
     [API_CORRUPT] = {500, "Stored data failed its integrity check", "INTEGRITY"},

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +101,20 @@ static size_t http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/* Counts credential headers: a request carrying one twice is ambiguous
+ * (which one did a proxy check?) and is refused. */
+static enum MHD_Result http_count_creds(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "x-auth-token") == 0 || strcasecmp(key, "x-capability-token") == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
 static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -167,6 +182,12 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 			: req.param_len > 255)
 			return http_error(c, API_BAD_NAME,
 					  "key: must be 1-255 letters, numbers, '_', '.', '-'");
+	}
+	if (rt->auth != API_AUTH_NONE) {
+		unsigned creds = 0;
+		MHD_get_connection_values(c, MHD_HEADER_KIND, http_count_creds, &creds);
+		if (creds > 1)
+			return http_error(c, API_BAD_HEADER, "credential header sent more than once");
 	}
 	http_client_ip(h, c, ip, sizeof(ip));
 	req.ip = ip;

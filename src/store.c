@@ -47,9 +47,9 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_SECRET_DEL] = "DELETE FROM secrets WHERE id = ?1",
     [Q_SECRET_ALL] = "SELECT id, version, record FROM secrets",
     [Q_SECRET_COUNT] = "SELECT count(*) FROM secrets",
-    [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope) "
-		    "VALUES(?1, ?2, ?3, ?4, ?5)",
-    [Q_TOKEN_GET] = "SELECT revoked_at, expires_at FROM tokens WHERE id = ?1",
+    [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope, digest) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_TOKEN_GET] = "SELECT revoked_at, expires_at, digest FROM tokens WHERE id = ?1",
     [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [Q_TOKEN_REVOKE_USER] = "UPDATE tokens SET revoked_at = ?2 "
 			    "WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
@@ -76,6 +76,11 @@ static const char store_schema_v1[] =
     "CREATE TABLE audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, secret_id BLOB,"
     " hash BLOB NOT NULL);"
     "CREATE INDEX audit_secret ON audit(secret_id, seq) WHERE secret_id IS NOT NULL;";
+
+/* v2: the registry binds each token id to the digest of its exact payload,
+ * so a leaked signing key alone cannot widen a registered token. Tokens
+ * issued before v2 have no digest and no longer verify. */
+static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB;";
 
 #ifdef GV_STORE_NOSYNC
 /* Fuzz builds only: no fsync, so a fuzzer can run millions of writes. */
@@ -138,6 +143,8 @@ static int store_migrate(struct store *st)
 		if (store_exec(st, "BEGIN IMMEDIATE") != 0)
 			return -1;
 		if (version == 0 && store_exec(st, store_schema_v1) != 0)
+			goto fail;
+		if (version == 1 && store_exec(st, store_schema_v2) != 0)
 			goto fail;
 		version++;
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", version);
@@ -420,10 +427,12 @@ int store_token_put(struct store *st, const struct store_token *t)
 	sqlite3_bind_int64(s, 3, t->issued_at);
 	sqlite3_bind_int64(s, 4, t->expires_at);
 	sqlite3_bind_blob64(s, 5, t->scope, t->scope_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, t->digest, 32, SQLITE_STATIC);
 	return store_step_done(st, s);
 }
 
-int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at)
+int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at,
+		    unsigned char digest[32])
 {
 	sqlite3_stmt *s = store_q(st, Q_TOKEN_GET);
 	int rc;
@@ -433,6 +442,9 @@ int store_token_get(struct store *st, const char *id, int *revoked, int64_t *exp
 	if (rc == SQLITE_ROW) {
 		*revoked = sqlite3_column_type(s, 0) != SQLITE_NULL;
 		*expires_at = sqlite3_column_int64(s, 1);
+		memset(digest, 0, 32);
+		if (sqlite3_column_bytes(s, 2) == 32)
+			memcpy(digest, sqlite3_column_blob(s, 2), 32);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = 1;

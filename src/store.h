@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define STORE_ID_LEN 32
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -48,10 +48,12 @@ struct store_token {
 	int64_t expires_at; /* ms */
 	const void *scope;  /* sealed */
 	size_t scope_len;
+	const unsigned char *digest; /* SHA-256 of the token's payload part */
 };
 int store_token_put(struct store *st, const struct store_token *t);
-/* 0 found (with *revoked and *expires_at set), 1 absent, -1 error. */
-int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at);
+/* 0 found (with *revoked, *expires_at and digest set), 1 absent, -1 error. */
+int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at,
+		    unsigned char digest[32]);
 /* Return the number of rows changed, or -1. */
 int64_t store_token_revoke(struct store *st, const char *id, int64_t at);
 int64_t store_token_revoke_user(struct store *st, const char *user_id, int64_t at);

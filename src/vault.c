@@ -816,7 +816,9 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 		goto done;
 	}
 	{
-		struct store_token t = {id, user_id, now, expires, sealed, slen};
+		unsigned char digest[CRYPTO_HASH_LEN];
+		struct store_token t = {id, user_id, now, expires, sealed, slen, digest};
+		crypto_sha256(tok, strcspn(tok, "."), digest);
 		if (store_token_put(v->st, &t) != 0 || store_token_purge(v->st, now) < 0 ||
 		    vault_audit_append(v, k, &ev) != 0) {
 			store_tx_rollback(v->st);
@@ -844,6 +846,7 @@ done:
 enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap)
 {
 	struct cap *c = token_verify(v->sign_key, CRYPTO_HASH_LEN, tok, len);
+	unsigned char stored[CRYPTO_HASH_LEN], digest[CRYPTO_HASH_LEN];
 	int64_t expires = 0;
 	int revoked = 0, r;
 
@@ -861,9 +864,12 @@ enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, str
 		token_cap_free(c);
 		return API_STORE_FAILED;
 	}
-	r = store_token_get(v->st, c->id, &revoked, &expires);
+	r = store_token_get(v->st, c->id, &revoked, &expires, stored);
 	store_tx_rollback(v->st);
-	if (r != 0 || revoked || expires != c->expires_at) {
+	/* The registry row must be for exactly these payload bytes. */
+	crypto_sha256(tok, (size_t)((const char *)memchr(tok, '.', len) - tok), digest);
+	if (r != 0 || revoked || expires != c->expires_at ||
+	    !crypto_equal(stored, digest, CRYPTO_HASH_LEN)) {
 		token_cap_free(c);
 		return r < 0 ? API_STORE_FAILED : API_TOKEN_INVALID;
 	}

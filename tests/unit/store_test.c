@@ -97,9 +97,11 @@ static void test_secrets(void **state)
 static void test_tokens(void **state)
 {
 	struct store *st = store_open(dir);
-	struct store_token a = {"t1", "alice", 1000, 5000000, "s", 1};
-	struct store_token b = {"t2", "alice", 2000, 6000000, "s", 1};
-	struct store_token c = {"t3", "bob", 2000, 6000000, "s", 1};
+	static const unsigned char dg[32] = "0123456789abcdef0123456789abcde";
+	struct store_token a = {"t1", "alice", 1000, 5000000, "s", 1, dg};
+	struct store_token b = {"t2", "alice", 2000, 6000000, "s", 1, dg};
+	struct store_token c = {"t3", "bob", 2000, 6000000, "s", 1, dg};
+	unsigned char got[32];
 	int revoked = 0;
 	int64_t exp = 0;
 
@@ -113,15 +115,16 @@ static void test_tokens(void **state)
 	assert_int_equal(store_token_revoke(st, "t1", 3000), 1);
 	assert_int_equal(store_token_revoke(st, "t1", 3000), 0);
 	assert_int_equal(store_token_revoke_user(st, "alice", 3000), 1);
-	assert_int_equal(store_token_get(st, "t2", &revoked, &exp), 0);
+	assert_int_equal(store_token_get(st, "t2", &revoked, &exp, got), 0);
 	assert_true(revoked);
 	assert_int_equal(exp, 6000000);
-	assert_int_equal(store_token_get(st, "t3", &revoked, &exp), 0);
+	assert_memory_equal(got, dg, 32);
+	assert_int_equal(store_token_get(st, "t3", &revoked, &exp, got), 0);
 	assert_false(revoked);
-	assert_int_equal(store_token_get(st, "nope", &revoked, &exp), 1);
+	assert_int_equal(store_token_get(st, "nope", &revoked, &exp, got), 1);
 	/* Purge drops rows an hour past expiry. */
 	assert_int_equal(store_token_purge(st, 5000000 + 3600000 + 1), 1);
-	assert_int_equal(store_token_get(st, "t1", &revoked, &exp), 1);
+	assert_int_equal(store_token_get(st, "t1", &revoked, &exp, got), 1);
 	assert_int_equal(store_tx_commit(st), 0);
 	store_close(st);
 }
@@ -189,6 +192,57 @@ static void test_audit_chain(void **state)
 	store_close(st);
 }
 
+static void test_migrates_v1(void **state)
+{
+	static const unsigned char dg[32] = "0123456789abcdef0123456789abcde";
+	char sub[300], path[320];
+	struct store_token t = {"t1", "u", 1, 2, "s", 1, dg};
+	struct store *st;
+	sqlite3 *db;
+	int version = 0;
+	sqlite3_stmt *q;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/v1", dir);
+	mkdir(sub, 0700);
+	snprintf(path, sizeof(path), "%s/vault.db", sub);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "CREATE TABLE meta(k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE secrets(id BLOB PRIMARY KEY, version INTEGER NOT NULL,"
+			 " record BLOB NOT NULL) WITHOUT ROWID;"
+			 "CREATE TABLE tokens(id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
+			 " issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+			 " revoked_at INTEGER, scope BLOB);"
+			 "CREATE TABLE audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL,"
+			 " secret_id BLOB, hash BLOB NOT NULL);"
+			 "INSERT INTO meta VALUES('kept', x'01');"
+			 "PRAGMA user_version=1;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(sub);
+	assert_non_null(st);
+	assert_int_equal(store_tx_begin(st, 1), 0);
+	assert_int_equal(store_token_put(st, &t), 0);
+	assert_int_equal(store_tx_commit(st), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM meta WHERE k='kept'", -1, &q,
+					    NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	char path[256];
@@ -209,6 +263,7 @@ int main(void)
 	    cmocka_unit_test(test_secrets),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_audit_chain),
+	    cmocka_unit_test(test_migrates_v1),
 	    cmocka_unit_test(test_newer_schema_refused),
 	};
 	int rc;

@@ -46,7 +46,7 @@ build/groupvaultd: $(OBJ) build/obj/main.o
 # Sanitized build for the tests.
 build/sobj/%.o: src/%.c src/*.h | build/sobj
 	@echo "  CC san  $@"
-	@$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
+	@$(CC) $(CFLAGS) $(SAN) -O1 -DGV_FAULT_INJECTION -c -o $@ $<
 
 build/san/groupvaultd: $(SOBJ) build/sobj/main.o | build/san
 	@echo "  LD san  $@"

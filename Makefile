@@ -95,7 +95,7 @@ build/obj build/sobj build/san build/test build/replay build/fuzz/obj:
 run: all
 	@scripts/run.sh
 
-test: test-deps $(TBIN) $(RBIN) build/san/groupvaultd
+test: test-deps $(TBIN) $(RBIN) build/san/groupvaultd build/groupvaultd
 	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)
 
 routes: build/groupvaultd

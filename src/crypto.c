@@ -52,6 +52,15 @@ void crypto_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+#define CRYPTO_SCRUB_BYTES (64 * 1024)
+
+__attribute__((noinline)) void crypto_scrub_stack(void)
+{
+	unsigned char area[CRYPTO_SCRUB_BYTES];
+
+	OPENSSL_cleanse(area, sizeof(area));
+}
+
 /* Each block carries its size in a header so that free can wipe it. */
 #define WIPE_HDR 16
 

@@ -45,6 +45,10 @@ void crypto_wipe_free(void *p);
 /* Wipe memory the compiler may not elide. */
 void crypto_wipe(void *p, size_t len);
 
+/* Overwrites the stack below the caller, where library routines (Argon2,
+ * key unwrapping) leave copies of keys in dead frames. Call after them. */
+void crypto_scrub_stack(void);
+
 int crypto_random(void *buf, size_t len);
 
 /* Constant time in the length of the inputs. crypto_equal_str also hides

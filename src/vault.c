@@ -496,6 +496,7 @@ static enum api_err vault_kdf_run(struct vault *v, const struct crypto_kdf *kdf,
 		return API_KDF_BUSY;
 	rc = crypto_argon2id(kdf, pw, pwlen, salt, CRYPTO_KDF_SALT_LEN, out, CRYPTO_KEY_LEN);
 	pthread_mutex_unlock(&v->kdf_mu);
+	crypto_scrub_stack();
 	return rc == 0 ? API_OK : API_INTERNAL;
 }
 
@@ -554,6 +555,7 @@ done:
 	crypto_wipe_free(kdftext);
 	json_decref(kj);
 	crypto_secure_free(k, sizeof(*k));
+	crypto_scrub_stack();
 	return err;
 }
 
@@ -734,6 +736,7 @@ done:
 	crypto_secure_free(k, sizeof(*k));
 	free(wrapped);
 	free(legacy);
+	crypto_scrub_stack();
 	return err;
 }
 
@@ -1347,6 +1350,8 @@ enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor 
 		err = (json_decref(pending), API_LOCKED);
 	else
 		err = legacy ? vault_export_v1(v, k, out) : vault_export_native(v, out);
+	if (legacy)
+		crypto_scrub_stack();
 	if (err == API_OK && vault_audit_append(v, k, &ev) != 0)
 		err = API_AUDIT_FAILED;
 	if (err == API_OK && store_tx_commit(v->st) != 0)

@@ -12,6 +12,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("GROUPVAULTD", os.path.join(ROOT, "build", "san", "groupvaultd"))
+RELEASE_BINARY = os.path.join(ROOT, "build", "groupvaultd")
 VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors")
 AUTH = "test-auth-token-0123456789"
 PASSWORD = "a long enough test password"
@@ -41,7 +42,8 @@ class Resp:
 class Vault:
     """One daemon. Keeps its data dir across restarts until close()."""
 
-    def __init__(self, data_dir=None, **env):
+    def __init__(self, data_dir=None, binary=None, **env):
+        self.binary = binary or BINARY
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="gv-test-")
         self.env = {
@@ -65,7 +67,7 @@ class Vault:
         env["PORT"] = str(self.port)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([BINARY], env=env, stdout=self.errfile,
+        self.proc = subprocess.Popen([self.binary], env=env, stdout=self.errfile,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:

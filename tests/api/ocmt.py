@@ -26,13 +26,16 @@ def argon2id(password, salt, m, t, p, outlen=32):
     return out.raw
 
 
-def gcm_decrypt(key, nonce, ct, tag):
+def gcm_decrypt(key, nonce, ct, tag, aad=b""):
     ctx = ctypes.c_void_p(_crypto.EVP_CIPHER_CTX_new())
     try:
         assert _crypto.EVP_DecryptInit_ex(ctx, ctypes.c_void_p(_crypto.EVP_aes_256_gcm()), None,
                                           key, nonce) == 1
         out = ctypes.create_string_buffer(len(ct) + 16)
         n = ctypes.c_int(0)
+        if aad:
+            assert _crypto.EVP_DecryptUpdate(ctx, None, ctypes.byref(n), aad,
+                                             ctypes.c_int(len(aad)))
         assert _crypto.EVP_DecryptUpdate(ctx, out, ctypes.byref(n), ct, ctypes.c_int(len(ct)))
         got = n.value
         assert _crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16,

@@ -98,6 +98,14 @@ run: all
 test: test-deps $(TBIN) $(RBIN) build/san/groupvaultd build/groupvaultd
 	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)
 
+# The black-box suite against the release build under valgrind: any memory
+# error or definite leak makes the daemon exit 99, which fails its test.
+valgrind: test-deps build/groupvaultd build/san/groupvaultd
+	@command -v valgrind >/dev/null || scripts/deps.sh valgrind
+	@GROUPVAULTD=build/groupvaultd GV_TIMEOUT=300 GV_LOAD_SECONDS=5 \
+	GV_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+		python3 tests/api/run.py $(ONLY)
+
 routes: build/groupvaultd
 	@build/groupvaultd --routes
 

@@ -17,6 +17,9 @@ VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors")
 AUTH = "test-auth-token-0123456789"
 PASSWORD = "a long enough test password"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+# `make valgrind` sets GV_WRAPPER to run every daemon under valgrind.
+WRAPPER = os.environ.get("GV_WRAPPER", "").split()
+TIMEOUT = float(os.environ.get("GV_TIMEOUT", "30"))
 
 
 def free_port():
@@ -67,9 +70,10 @@ class Vault:
         env["PORT"] = str(self.port)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([self.binary], env=env, stdout=self.errfile,
+        wrapper = WRAPPER if self.binary == BINARY else []
+        self.proc = subprocess.Popen(wrapper + [self.binary], env=env, stdout=self.errfile,
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + 10 * (6 if WRAPPER else 1)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("groupvaultd exited: " + self.read_log())
@@ -90,7 +94,7 @@ class Vault:
         if self.proc is None:
             return self.logs
         self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=20)
+        rc = self.proc.wait(timeout=20 * (6 if WRAPPER else 1))
         out = self.read_log()
         self.errfile.close()
         self.logs += out
@@ -122,7 +126,8 @@ class Vault:
         self.close()
 
     # ---- HTTP ----
-    def request(self, method, path, body=None, headers=None, raw=None, timeout=30):
+    def request(self, method, path, body=None, headers=None, raw=None, timeout=None):
+        timeout = timeout or TIMEOUT
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         hdrs = dict(headers or {})
         data = raw

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "log.h"
@@ -89,15 +90,43 @@ static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB
 #define STORE_SYNC_PRAGMA "PRAGMA synchronous=FULL"
 #endif
 
-struct store {
+#define STORE_MAX_READERS 16
+#define STORE_MAX_BATCH 512
+#define STORE_RESULTS 1024       /* ring of recent batch results */
+#define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
+
+/* One SQLite connection with its prepared statements. */
+struct store_tx {
+	struct store *st;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
-	pthread_mutex_t mu;
-	int in_tx;
-	/* Cached audit chain head; refreshed after a rollback. */
-	int head_valid;
-	int64_t head_seq;
-	unsigned char head_hash[CRYPTO_HASH_LEN];
+	int write;
+	struct store_tx *next; /* free list of readers */
+};
+
+struct store {
+	char path[4096];
+	/* The writer: one connection, one open transaction that collects every
+	 * writer's savepoint until it is committed by one fsync. */
+	struct store_tx *w;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	_Atomic unsigned writers; /* between store_tx_begin(write) and its end */
+	int outer_open;
+	unsigned batch_size;
+	uint64_t gen;      /* the batch being filled */
+	uint64_t done_gen; /* batches committed (or failed) so far */
+	signed char results[STORE_RESULTS];
+	/* Cached audit chain head (writer only), and its value at the start of
+	 * the current savepoint, restored if that savepoint rolls back. */
+	int head_valid, saved_valid;
+	int64_t head_seq, saved_seq;
+	unsigned char head_hash[CRYPTO_HASH_LEN], saved_hash[CRYPTO_HASH_LEN];
+	/* Readers: a pool of connections, each used by one thread at a time. */
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv;
+	struct store_tx *free_readers;
+	unsigned nreaders;
 };
 
 #ifdef GV_FAULT_INJECTION
@@ -253,24 +282,24 @@ static void fault_install(void)
 }
 #endif
 
-static int store_exec(struct store *st, const char *sql)
+static int store_exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_err("store: %s", err ? err : sqlite3_errmsg(st->db));
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_err("store: %s", err ? err : sqlite3_errmsg(db));
 		sqlite3_free(err);
 		return -1;
 	}
 	return 0;
 }
 
-static int store_user_version(struct store *st, int *version)
+static int store_user_version(sqlite3 *db, int *version)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -280,11 +309,11 @@ static int store_user_version(struct store *st, int *version)
 }
 
 /* Each step moves the schema one version on, inside one transaction. */
-static int store_migrate(struct store *st)
+static int store_migrate(sqlite3 *db)
 {
 	int version;
 
-	if (store_user_version(st, &version) != 0)
+	if (store_user_version(db, &version) != 0)
 		return -1;
 	if (version > STORE_SCHEMA_VERSION) {
 		log_err("store: database schema %d is newer than this build (%d)", version,
@@ -293,138 +322,316 @@ static int store_migrate(struct store *st)
 	}
 	while (version < STORE_SCHEMA_VERSION) {
 		char bump[64];
-		if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		if (store_exec(db, "BEGIN IMMEDIATE") != 0)
 			return -1;
-		if (version == 0 && store_exec(st, store_schema_v1) != 0)
+		if (version == 0 && store_exec(db, store_schema_v1) != 0)
 			goto fail;
-		if (version == 1 && store_exec(st, store_schema_v2) != 0)
+		if (version == 1 && store_exec(db, store_schema_v2) != 0)
 			goto fail;
 		version++;
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", version);
-		if (store_exec(st, bump) != 0 || store_exec(st, "COMMIT") != 0)
+		if (store_exec(db, bump) != 0 || store_exec(db, "COMMIT") != 0)
 			goto fail;
 	}
 	return 0;
 fail:
-	store_exec(st, "ROLLBACK");
+	store_exec(db, "ROLLBACK");
 	return -1;
+}
+
+static void store_conn_close(struct store_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(tx->q[i]);
+	if (tx->db != NULL)
+		sqlite3_close(tx->db);
+	free(tx);
+}
+
+/* Opens a connection; the writer also creates and migrates the schema. */
+static struct store_tx *store_conn_open(struct store *st, int write)
+{
+	struct store_tx *tx = calloc(1, sizeof(*tx));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (write ? SQLITE_OPEN_CREATE : 0);
+
+	if (tx == NULL)
+		return NULL;
+	tx->st = st;
+	tx->write = write;
+	if (sqlite3_open_v2(st->path, &tx->db, flags, NULL) != SQLITE_OK) {
+		log_err("store: cannot open %s: %s", st->path,
+			tx->db ? sqlite3_errmsg(tx->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(tx->db, 5000);
+	sqlite3_extended_result_codes(tx->db, 1);
+	/* synchronous=FULL: every commit fsyncs the WAL before it returns, which
+	 * is what makes a 2xx durable. secure_delete overwrites freed cells. */
+	if (store_exec(tx->db, "PRAGMA journal_mode=WAL") != 0 ||
+	    store_exec(tx->db, STORE_SYNC_PRAGMA) != 0 ||
+	    store_exec(tx->db, "PRAGMA secure_delete=ON") != 0 ||
+	    store_exec(tx->db, "PRAGMA trusted_schema=OFF") != 0)
+		goto fail;
+	if (write) {
+		chmod(st->path, 0600);
+		if (store_migrate(tx->db) != 0 || store_exec(tx->db, "PRAGMA quick_check") != 0)
+			goto fail;
+	}
+	for (int i = 0; i < Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(tx->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &tx->q[i],
+				       NULL) != SQLITE_OK) {
+			log_err("store: prepare %d: %s", i, sqlite3_errmsg(tx->db));
+			goto fail;
+		}
+	}
+	return tx;
+fail:
+	store_conn_close(tx);
+	return NULL;
 }
 
 struct store *store_open(const char *dir)
 {
 	struct store *st;
-	char path[4096];
-	int i;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		log_err("store: cannot create %s: %s", dir, strerror(errno));
-		return NULL;
-	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/vault.db", dir) >= sizeof(path)) {
-		log_err("store: data dir path too long");
 		return NULL;
 	}
 	fault_install();
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;
-	pthread_mutex_init(&st->mu, NULL);
-	if (sqlite3_open_v2(path, &st->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		log_err("store: cannot open %s: %s", path,
-			st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		goto fail;
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/vault.db", dir) >= sizeof(st->path)) {
+		log_err("store: data dir path too long");
+		free(st);
+		return NULL;
 	}
-	chmod(path, 0600);
-	sqlite3_busy_timeout(st->db, 5000);
-	sqlite3_extended_result_codes(st->db, 1);
-	/* synchronous=FULL: every commit fsyncs the WAL before it returns, which
-	 * is what makes a 2xx durable. secure_delete overwrites freed cells. */
-	if (store_exec(st, "PRAGMA journal_mode=WAL") != 0 ||
-	    store_exec(st, STORE_SYNC_PRAGMA) != 0 ||
-	    store_exec(st, "PRAGMA secure_delete=ON") != 0 ||
-	    store_exec(st, "PRAGMA foreign_keys=ON") != 0 ||
-	    store_exec(st, "PRAGMA trusted_schema=OFF") != 0)
-		goto fail;
-	if (store_migrate(st) != 0)
-		goto fail;
-	if (store_exec(st, "PRAGMA quick_check") != 0)
-		goto fail;
-	for (i = 0; i < Q_COUNT; i++) {
-		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i],
-				       NULL) != SQLITE_OK) {
-			log_err("store: prepare %d: %s", i, sqlite3_errmsg(st->db));
-			goto fail;
-		}
+	pthread_mutex_init(&st->wmu, NULL);
+	pthread_cond_init(&st->wcv, NULL);
+	pthread_mutex_init(&st->rmu, NULL);
+	pthread_cond_init(&st->rcv, NULL);
+	st->gen = 1;
+	st->w = store_conn_open(st, 1);
+	if (st->w == NULL) {
+		store_close(st);
+		return NULL;
 	}
 	return st;
-fail:
-	store_close(st);
-	return NULL;
 }
 
 void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(st->q[i]);
-	if (st->db != NULL)
-		sqlite3_close(st->db);
-	pthread_mutex_destroy(&st->mu);
+	if (st->outer_open)
+		store_exec(st->w->db, "COMMIT");
+	store_conn_close(st->w);
+	while (st->free_readers != NULL) {
+		struct store_tx *next = st->free_readers->next;
+		store_conn_close(st->free_readers);
+		st->free_readers = next;
+	}
+	pthread_mutex_destroy(&st->wmu);
+	pthread_cond_destroy(&st->wcv);
+	pthread_mutex_destroy(&st->rmu);
+	pthread_cond_destroy(&st->rcv);
 	free(st);
 }
 
-int store_tx_begin(struct store *st, int write)
+/* ---- transactions: group commit for writers, a pool for readers ---- */
+
+static struct store_tx *store_reader_get(struct store *st)
 {
-	pthread_mutex_lock(&st->mu);
-	if (store_exec(st, write ? "BEGIN IMMEDIATE" : "BEGIN") != 0) {
-		pthread_mutex_unlock(&st->mu);
-		return -1;
+	struct store_tx *tx = NULL;
+	int create = 0;
+
+	pthread_mutex_lock(&st->rmu);
+	while (st->free_readers == NULL && st->nreaders >= STORE_MAX_READERS)
+		pthread_cond_wait(&st->rcv, &st->rmu);
+	if (st->free_readers != NULL) {
+		tx = st->free_readers;
+		st->free_readers = tx->next;
+	} else {
+		st->nreaders++;
+		create = 1;
 	}
-	st->in_tx = 1;
-	return 0;
+	pthread_mutex_unlock(&st->rmu);
+	if (create && (tx = store_conn_open(st, 0)) == NULL) {
+		pthread_mutex_lock(&st->rmu);
+		st->nreaders--;
+		pthread_cond_signal(&st->rcv);
+		pthread_mutex_unlock(&st->rmu);
+	}
+	return tx;
 }
 
-int store_tx_commit(struct store *st)
+static void store_reader_put(struct store_tx *tx)
 {
-	int rc = store_exec(st, "COMMIT");
+	struct store *st = tx->st;
 
-	if (rc != 0) {
-		store_exec(st, "ROLLBACK");
-		st->head_valid = 0;
+	pthread_mutex_lock(&st->rmu);
+	tx->next = st->free_readers;
+	st->free_readers = tx;
+	pthread_cond_signal(&st->rcv);
+	pthread_mutex_unlock(&st->rmu);
+}
+
+/* Commits the open batch with one fsync and wakes its waiters. wmu held. */
+static void store_commit_batch(struct store *st)
+{
+	int rc = 0;
+
+	if (st->outer_open) {
+		rc = store_exec(st->w->db, "COMMIT");
+		if (rc != 0) {
+			/* A failed COMMIT (EIO, ENOSPC) may leave the transaction
+			 * open; roll it back so the next batch starts clean. */
+			if (!sqlite3_get_autocommit(st->w->db))
+				store_exec(st->w->db, "ROLLBACK");
+			st->head_valid = 0;
+		}
+		st->outer_open = 0;
 	}
-	st->in_tx = 0;
-	pthread_mutex_unlock(&st->mu);
+	st->results[st->gen % STORE_RESULTS] = (signed char)rc;
+	st->done_gen = st->gen;
+	st->gen++;
+	st->batch_size = 0;
+	pthread_cond_broadcast(&st->wcv);
+}
+
+struct store_tx *store_tx_begin(struct store *st, int write)
+{
+	struct store_tx *tx;
+
+	if (!write) {
+		tx = store_reader_get(st);
+		if (tx == NULL)
+			return NULL;
+		if (store_exec(tx->db, "BEGIN") != 0) {
+			store_reader_put(tx);
+			return NULL;
+		}
+		return tx;
+	}
+	/* Announce first, so a committer holding wmu knows more is coming. */
+	st->writers++;
+	pthread_mutex_lock(&st->wmu);
+	if (!st->outer_open) {
+		if (store_exec(st->w->db, "BEGIN IMMEDIATE") != 0)
+			goto fail;
+		st->outer_open = 1;
+	}
+	if (store_exec(st->w->db, "SAVEPOINT w") != 0)
+		goto fail;
+	st->saved_valid = st->head_valid;
+	st->saved_seq = st->head_seq;
+	memcpy(st->saved_hash, st->head_hash, sizeof(st->saved_hash));
+	return st->w;
+fail:
+	if (--st->writers == 0 && st->outer_open && st->batch_size > 0)
+		store_commit_batch(st);
+	pthread_mutex_unlock(&st->wmu);
+	return NULL;
+}
+
+/* Ends a writer's part of the batch. With ok=0 its savepoint is undone.
+ * Returns 0 once the batch holding it is durable, -1 otherwise. */
+static int store_writer_end(struct store *st, int ok)
+{
+	uint64_t mine;
+	int rc;
+
+	if (ok && store_exec(st->w->db, "RELEASE w") != 0)
+		ok = 0;
+	if (!ok) {
+		store_exec(st->w->db, "ROLLBACK TO w");
+		store_exec(st->w->db, "RELEASE w");
+		st->head_valid = st->saved_valid;
+		st->head_seq = st->saved_seq;
+		memcpy(st->head_hash, st->saved_hash, sizeof(st->head_hash));
+	} else {
+		st->batch_size++;
+	}
+	mine = st->gen;
+	if (--st->writers == 0 || st->batch_size >= STORE_MAX_BATCH) {
+		if (st->batch_size > 0) {
+			store_commit_batch(st);
+		} else if (st->outer_open) {
+			store_exec(st->w->db, "ROLLBACK");
+			st->outer_open = 0;
+		}
+	} else if (ok) {
+		/* Others will add to this batch and the last of them commits it;
+		 * if they keep coming, commit it ourselves after a short wait. */
+		while (st->done_gen < mine) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += STORE_BATCH_WAIT_US * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&st->wcv, &st->wmu, &ts) != 0 && st->done_gen < mine &&
+			    st->gen == mine)
+				store_commit_batch(st);
+		}
+	}
+	rc = ok ? st->results[mine % STORE_RESULTS] : -1;
+	pthread_mutex_unlock(&st->wmu);
 	return rc;
 }
 
-void store_tx_rollback(struct store *st)
+uint64_t store_batches(struct store *st)
 {
-	store_exec(st, "ROLLBACK");
-	st->head_valid = 0;
-	st->in_tx = 0;
-	pthread_mutex_unlock(&st->mu);
+	uint64_t n;
+
+	pthread_mutex_lock(&st->wmu);
+	n = st->done_gen;
+	pthread_mutex_unlock(&st->wmu);
+	return n;
+}
+
+int store_tx_commit(struct store_tx *tx)
+{
+	int rc;
+
+	if (tx->write)
+		return store_writer_end(tx->st, 1);
+	rc = store_exec(tx->db, "COMMIT");
+	store_reader_put(tx);
+	return rc;
+}
+
+void store_tx_rollback(struct store_tx *tx)
+{
+	if (tx->write) {
+		store_writer_end(tx->st, 0);
+		return;
+	}
+	store_exec(tx->db, "ROLLBACK");
+	store_reader_put(tx);
 }
 
 /* Returns a reset statement ready for binding. */
-static sqlite3_stmt *store_q(struct store *st, int q)
+static sqlite3_stmt *store_q(struct store_tx *tx, int q)
 {
-	sqlite3_stmt *s = st->q[q];
+	sqlite3_stmt *s = tx->q[q];
 
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return s;
 }
 
-static int store_step_done(struct store *st, sqlite3_stmt *s)
+static int store_step_done(struct store_tx *tx, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		return -1;
 	}
 	return 0;
@@ -444,7 +651,7 @@ static int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t 
 	return 0;
 }
 
-static int64_t store_scalar(struct store *st, sqlite3_stmt *s)
+static int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s)
 {
 	int64_t v = -1;
 	int rc = sqlite3_step(s);
@@ -452,14 +659,14 @@ static int64_t store_scalar(struct store *st, sqlite3_stmt *s)
 	if (rc == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
 	else
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 	sqlite3_reset(s);
 	return v;
 }
 
-int store_meta_get(struct store *st, const char *name, unsigned char **val, size_t *len)
+int store_meta_get(struct store_tx *tx, const char *name, unsigned char **val, size_t *len)
 {
-	sqlite3_stmt *s = store_q(st, Q_META_GET);
+	sqlite3_stmt *s = store_q(tx, Q_META_GET);
 	int rc;
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -469,34 +676,34 @@ int store_meta_get(struct store *st, const char *name, unsigned char **val, size
 	} else if (rc == SQLITE_DONE) {
 		rc = 1;
 	} else {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		rc = -1;
 	}
 	sqlite3_reset(s);
 	return rc;
 }
 
-int store_meta_put(struct store *st, const char *name, const void *val, size_t len)
+int store_meta_put(struct store_tx *tx, const char *name, const void *val, size_t len)
 {
-	sqlite3_stmt *s = store_q(st, Q_META_PUT);
+	sqlite3_stmt *s = store_q(tx, Q_META_PUT);
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob64(s, 2, val, len, SQLITE_STATIC);
-	return store_step_done(st, s);
+	return store_step_done(tx, s);
 }
 
-int store_meta_del(struct store *st, const char *name)
+int store_meta_del(struct store_tx *tx, const char *name)
 {
-	sqlite3_stmt *s = store_q(st, Q_META_DEL);
+	sqlite3_stmt *s = store_q(tx, Q_META_DEL);
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	return store_step_done(st, s);
+	return store_step_done(tx, s);
 }
 
-int store_secret_get(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t *version,
+int store_secret_get(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t *version,
 		     unsigned char **rec, size_t *len)
 {
-	sqlite3_stmt *s = store_q(st, Q_SECRET_GET);
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_GET);
 	int rc;
 
 	sqlite3_bind_blob(s, 1, id, STORE_ID_LEN, SQLITE_STATIC);
@@ -507,37 +714,37 @@ int store_secret_get(struct store *st, const unsigned char id[STORE_ID_LEN], int
 	} else if (rc == SQLITE_DONE) {
 		rc = 1;
 	} else {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		rc = -1;
 	}
 	sqlite3_reset(s);
 	return rc;
 }
 
-int store_secret_put(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t version,
+int store_secret_put(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t version,
 		     const void *rec, size_t len)
 {
-	sqlite3_stmt *s = store_q(st, Q_SECRET_PUT);
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_PUT);
 
 	sqlite3_bind_blob(s, 1, id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, version);
 	sqlite3_bind_blob64(s, 3, rec, len, SQLITE_STATIC);
-	return store_step_done(st, s);
+	return store_step_done(tx, s);
 }
 
-int store_secret_del(struct store *st, const unsigned char id[STORE_ID_LEN])
+int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN])
 {
-	sqlite3_stmt *s = store_q(st, Q_SECRET_DEL);
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_DEL);
 
 	sqlite3_bind_blob(s, 1, id, STORE_ID_LEN, SQLITE_STATIC);
-	if (store_step_done(st, s) != 0)
+	if (store_step_done(tx, s) != 0)
 		return -1;
-	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+	return sqlite3_changes(tx->db) > 0 ? 0 : 1;
 }
 
-int store_secret_each(struct store *st, store_secret_fn fn, void *ctx)
+int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
 {
-	sqlite3_stmt *s = store_q(st, Q_SECRET_ALL);
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_ALL);
 	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -561,20 +768,20 @@ int store_secret_each(struct store *st, store_secret_fn fn, void *ctx)
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		return -1;
 	}
 	return 0;
 }
 
-int64_t store_secret_count(struct store *st)
+int64_t store_secret_count(struct store_tx *tx)
 {
-	return store_scalar(st, store_q(st, Q_SECRET_COUNT));
+	return store_scalar(tx, store_q(tx, Q_SECRET_COUNT));
 }
 
-int store_token_put(struct store *st, const struct store_token *t)
+int store_token_put(struct store_tx *tx, const struct store_token *t)
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_PUT);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_PUT);
 
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, t->user_id, -1, SQLITE_STATIC);
@@ -582,13 +789,13 @@ int store_token_put(struct store *st, const struct store_token *t)
 	sqlite3_bind_int64(s, 4, t->expires_at);
 	sqlite3_bind_blob64(s, 5, t->scope, t->scope_len, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 6, t->digest, 32, SQLITE_STATIC);
-	return store_step_done(st, s);
+	return store_step_done(tx, s);
 }
 
-int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at,
+int store_token_get(struct store_tx *tx, const char *id, int *revoked, int64_t *expires_at,
 		    unsigned char digest[32])
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_GET);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_GET);
 	int rc;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -603,63 +810,63 @@ int store_token_get(struct store *st, const char *id, int *revoked, int64_t *exp
 	} else if (rc == SQLITE_DONE) {
 		rc = 1;
 	} else {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		rc = -1;
 	}
 	sqlite3_reset(s);
 	return rc;
 }
 
-static int64_t store_changes(struct store *st, sqlite3_stmt *s)
+static int64_t store_changes(struct store_tx *tx, sqlite3_stmt *s)
 {
-	if (store_step_done(st, s) != 0)
+	if (store_step_done(tx, s) != 0)
 		return -1;
-	return sqlite3_changes64(st->db);
+	return sqlite3_changes64(tx->db);
 }
 
-int64_t store_token_revoke(struct store *st, const char *id, int64_t at)
+int64_t store_token_revoke(struct store_tx *tx, const char *id, int64_t at)
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_REVOKE);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_REVOKE);
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, at);
-	return store_changes(st, s);
+	return store_changes(tx, s);
 }
 
-int64_t store_token_revoke_user(struct store *st, const char *user_id, int64_t at)
+int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_t at)
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_REVOKE_USER);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_REVOKE_USER);
 
 	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, at);
-	return store_changes(st, s);
+	return store_changes(tx, s);
 }
 
-int64_t store_token_count_since(struct store *st, const char *user_id, int64_t since)
+int64_t store_token_count_since(struct store_tx *tx, const char *user_id, int64_t since)
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_COUNT);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_COUNT);
 
 	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, since);
-	return store_scalar(st, s);
+	return store_scalar(tx, s);
 }
 
-int64_t store_token_purge(struct store *st, int64_t now)
+int64_t store_token_purge(struct store_tx *tx, int64_t now)
 {
-	sqlite3_stmt *s = store_q(st, Q_TOKEN_PURGE);
+	sqlite3_stmt *s = store_q(tx, Q_TOKEN_PURGE);
 
 	sqlite3_bind_int64(s, 1, now);
-	return store_changes(st, s);
+	return store_changes(tx, s);
 }
 
-static int store_audit_head(struct store *st)
+static int store_audit_head(struct store_tx *tx)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if (st->head_valid)
+	if (tx->st->head_valid)
 		return 0;
-	s = store_q(st, Q_AUDIT_HEAD);
+	s = store_q(tx, Q_AUDIT_HEAD);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		if (sqlite3_column_bytes(s, 1) != CRYPTO_HASH_LEN) {
@@ -667,18 +874,18 @@ static int store_audit_head(struct store *st)
 			log_err("store: audit head hash malformed");
 			return -1;
 		}
-		st->head_seq = sqlite3_column_int64(s, 0);
-		memcpy(st->head_hash, sqlite3_column_blob(s, 1), CRYPTO_HASH_LEN);
+		tx->st->head_seq = sqlite3_column_int64(s, 0);
+		memcpy(tx->st->head_hash, sqlite3_column_blob(s, 1), CRYPTO_HASH_LEN);
 	} else if (rc == SQLITE_DONE) {
-		st->head_seq = 0;
-		memset(st->head_hash, 0, CRYPTO_HASH_LEN);
+		tx->st->head_seq = 0;
+		memset(tx->st->head_hash, 0, CRYPTO_HASH_LEN);
 	} else {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		sqlite3_reset(s);
 		return -1;
 	}
 	sqlite3_reset(s);
-	st->head_valid = 1;
+	tx->st->head_valid = 1;
 	return 0;
 }
 
@@ -697,41 +904,41 @@ static int store_chain(const unsigned char prev[CRYPTO_HASH_LEN], const char *en
 	return rc;
 }
 
-int store_audit_append(struct store *st, const char *entry, size_t len,
+int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id)
 {
 	unsigned char hash[CRYPTO_HASH_LEN];
 	sqlite3_stmt *s;
 
-	if (store_audit_head(st) != 0 || store_chain(st->head_hash, entry, len, hash) != 0)
+	if (store_audit_head(tx) != 0 || store_chain(tx->st->head_hash, entry, len, hash) != 0)
 		return -1;
-	s = store_q(st, Q_AUDIT_PUT);
-	sqlite3_bind_int64(s, 1, st->head_seq + 1);
+	s = store_q(tx, Q_AUDIT_PUT);
+	sqlite3_bind_int64(s, 1, tx->st->head_seq + 1);
 	sqlite3_bind_text64(s, 2, entry, len, SQLITE_STATIC, SQLITE_UTF8);
 	if (secret_id != NULL)
 		sqlite3_bind_blob(s, 3, secret_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 4, hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
-	if (store_step_done(st, s) != 0) {
-		st->head_valid = 0;
+	if (store_step_done(tx, s) != 0) {
+		tx->st->head_valid = 0;
 		return -1;
 	}
-	st->head_seq++;
-	memcpy(st->head_hash, hash, CRYPTO_HASH_LEN);
+	tx->st->head_seq++;
+	memcpy(tx->st->head_hash, hash, CRYPTO_HASH_LEN);
 	return 0;
 }
 
-int store_audit_list(struct store *st, const unsigned char *secret_id, int limit,
+int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,
 		     store_audit_fn fn, void *ctx)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	if (secret_id != NULL) {
-		s = store_q(st, Q_AUDIT_LIST_SECRET);
+		s = store_q(tx, Q_AUDIT_LIST_SECRET);
 		sqlite3_bind_blob(s, 1, secret_id, STORE_ID_LEN, SQLITE_STATIC);
 		sqlite3_bind_int(s, 2, limit);
 	} else {
-		s = store_q(st, Q_AUDIT_LIST);
+		s = store_q(tx, Q_AUDIT_LIST);
 		sqlite3_bind_int(s, 1, limit);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -745,16 +952,16 @@ int store_audit_list(struct store *st, const unsigned char *secret_id, int limit
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		return -1;
 	}
 	return 0;
 }
 
-int store_audit_verify(struct store *st, int64_t *entries, int64_t *bad_seq,
+int store_audit_verify(struct store_tx *tx, int64_t *entries, int64_t *bad_seq,
 		       unsigned char head[32])
 {
-	sqlite3_stmt *s = store_q(st, Q_AUDIT_ALL);
+	sqlite3_stmt *s = store_q(tx, Q_AUDIT_ALL);
 	unsigned char prev[CRYPTO_HASH_LEN] = {0}, h[CRYPTO_HASH_LEN];
 	int64_t expect = 1, n = 0;
 	int rc, broken = 0;
@@ -778,7 +985,7 @@ int store_audit_verify(struct store *st, int64_t *entries, int64_t *bad_seq,
 	}
 	sqlite3_reset(s);
 	if (!broken && rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(st->db));
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		return -1;
 	}
 	*entries = n;

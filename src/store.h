@@ -12,34 +12,41 @@
 #define STORE_SCHEMA_VERSION 2
 
 struct store;
+struct store_tx; /* a transaction on one connection */
 
 /* Opens (creating if needed) DIR/vault.db. Returns NULL with a log line. */
 struct store *store_open(const char *dir);
 void store_close(struct store *st);
 
-/* Serialises callers. write=1 takes the write lock at once (BEGIN IMMEDIATE).
- * commit returns 0 only once the transaction is durable (fsync'd). */
-int store_tx_begin(struct store *st, int write);
-int store_tx_commit(struct store *st);
-void store_tx_rollback(struct store *st);
+/* Read transactions (write=0) run on a pool of connections, in parallel.
+ * Write transactions run one at a time on the writer connection, each in a
+ * savepoint of a shared transaction: group commit. store_tx_commit returns
+ * 0 only once that shared transaction is durable (one fsync for the whole
+ * batch); a rolled-back writer leaves the others' work intact. NULL from
+ * begin: the store is unusable (logged). */
+struct store_tx *store_tx_begin(struct store *st, int write);
+/* Batches committed since open (each one fsync). */
+uint64_t store_batches(struct store *st);
+int store_tx_commit(struct store_tx *tx);
+void store_tx_rollback(struct store_tx *tx);
 
 /* Lookups return 0 found, 1 absent, -1 error. Returned buffers are malloc'd;
  * the caller frees them. */
-int store_meta_get(struct store *st, const char *name, unsigned char **val, size_t *len);
-int store_meta_put(struct store *st, const char *name, const void *val, size_t len);
-int store_meta_del(struct store *st, const char *name);
+int store_meta_get(struct store_tx *tx, const char *name, unsigned char **val, size_t *len);
+int store_meta_put(struct store_tx *tx, const char *name, const void *val, size_t len);
+int store_meta_del(struct store_tx *tx, const char *name);
 
-int store_secret_get(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t *version,
+int store_secret_get(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t *version,
 		     unsigned char **rec, size_t *len);
-int store_secret_put(struct store *st, const unsigned char id[STORE_ID_LEN], int64_t version,
+int store_secret_put(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t version,
 		     const void *rec, size_t len);
 /* 0 deleted, 1 absent, -1 error. */
-int store_secret_del(struct store *st, const unsigned char id[STORE_ID_LEN]);
+int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN]);
 typedef int (*store_secret_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], int64_t version,
 			       const unsigned char *rec, size_t len);
 /* Calls fn for every row; stops early (returning fn's value) if fn is non-zero. */
-int store_secret_each(struct store *st, store_secret_fn fn, void *ctx);
-int64_t store_secret_count(struct store *st);
+int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx);
+int64_t store_secret_count(struct store_tx *tx);
 
 struct store_token {
 	const char *id;
@@ -50,25 +57,25 @@ struct store_token {
 	size_t scope_len;
 	const unsigned char *digest; /* SHA-256 of the token's payload part */
 };
-int store_token_put(struct store *st, const struct store_token *t);
+int store_token_put(struct store_tx *tx, const struct store_token *t);
 /* 0 found (with *revoked, *expires_at and digest set), 1 absent, -1 error. */
-int store_token_get(struct store *st, const char *id, int *revoked, int64_t *expires_at,
+int store_token_get(struct store_tx *tx, const char *id, int *revoked, int64_t *expires_at,
 		    unsigned char digest[32]);
 /* Return the number of rows changed, or -1. */
-int64_t store_token_revoke(struct store *st, const char *id, int64_t at);
-int64_t store_token_revoke_user(struct store *st, const char *user_id, int64_t at);
-int64_t store_token_count_since(struct store *st, const char *user_id, int64_t since);
-int64_t store_token_purge(struct store *st, int64_t now);
+int64_t store_token_revoke(struct store_tx *tx, const char *id, int64_t at);
+int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_t at);
+int64_t store_token_count_since(struct store_tx *tx, const char *user_id, int64_t since);
+int64_t store_token_purge(struct store_tx *tx, int64_t now);
 
 /* Appends one entry to the hash chain: hash = SHA-256(prev hash | entry). */
-int store_audit_append(struct store *st, const char *entry, size_t len,
+int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id);
 typedef int (*store_audit_fn)(void *ctx, int64_t seq, const char *entry, size_t len);
 /* Newest first; secret_id NULL lists all. */
-int store_audit_list(struct store *st, const unsigned char *secret_id, int limit,
+int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,
 		     store_audit_fn fn, void *ctx);
 /* Walks the chain from the start: 0 valid, 1 broken (*bad_seq set), -1 error. */
-int store_audit_verify(struct store *st, int64_t *entries, int64_t *bad_seq,
+int store_audit_verify(struct store_tx *tx, int64_t *entries, int64_t *bad_seq,
 		       unsigned char head[32]);
 
 #endif

@@ -169,6 +169,7 @@ done:
 
 struct vault *vault_new(const struct config *cfg)
 {
+	struct store_tx *tx;
 	struct vault *v = calloc(1, sizeof(*v));
 	unsigned char *val = NULL;
 	size_t len;
@@ -189,14 +190,14 @@ struct vault *vault_new(const struct config *cfg)
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
 	if (v->unlock_rl == NULL)
 		goto fail;
-	if (store_tx_begin(v->st, 0) != 0)
+	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		goto fail;
-	r1 = store_meta_get(v->st, "root", &val, &len);
+	r1 = store_meta_get(tx, "root", &val, &len);
 	free(val);
 	val = NULL;
-	r2 = store_meta_get(v->st, "legacy", &val, &len);
+	r2 = store_meta_get(tx, "legacy", &val, &len);
 	free(val);
-	store_tx_rollback(v->st);
+	store_tx_rollback(tx);
 	if (r1 < 0 || r2 < 0)
 		goto fail;
 	v->initialized = r1 == 0 || r2 == 0;
@@ -265,7 +266,7 @@ struct audit_ev {
 
 /* Appends inside the caller's write transaction. Names are sealed under the
  * audit key; with no key (vault locked) the name is left out entirely. */
-static int vault_audit_append(struct vault *v, const struct vault_keys *k,
+static int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
 			      const struct audit_ev *ev)
 {
 	char ts[32], *text = NULL;
@@ -305,7 +306,7 @@ static int vault_audit_append(struct vault *v, const struct vault_keys *k,
 	text = json_dumps(e, JSON_COMPACT);
 	if (text == NULL)
 		goto done;
-	rc = store_audit_append(v->st, text, strlen(text), idp);
+	rc = store_audit_append(tx, text, strlen(text), idp);
 done:
 	crypto_wipe_free(text);
 	free(sealed);
@@ -317,13 +318,14 @@ done:
 static enum api_err vault_audit_one(struct vault *v, const struct vault_keys *k,
 				    const struct audit_ev *ev)
 {
-	if (store_tx_begin(v->st, 1) != 0)
+	struct store_tx *tx;
+	if ((tx = store_tx_begin(v->st, 1)) == NULL)
 		return API_AUDIT_FAILED;
-	if (vault_audit_append(v, k, ev) != 0) {
-		store_tx_rollback(v->st);
+	if (vault_audit_append(v, tx, k, ev) != 0) {
+		store_tx_rollback(tx);
 		return API_AUDIT_FAILED;
 	}
-	return store_tx_commit(v->st) == 0 ? API_OK : API_AUDIT_FAILED;
+	return store_tx_commit(tx) == 0 ? API_OK : API_AUDIT_FAILED;
 }
 
 enum api_err vault_audit_event(struct vault *v, const char *action,
@@ -376,6 +378,7 @@ static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len
 enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
 			      json_t **out)
 {
+	struct store_tx *tx;
 	struct audit_list_ctx c = {json_array(), NULL};
 	unsigned char id[CRYPTO_HASH_LEN];
 	enum api_err err = API_OK;
@@ -390,13 +393,13 @@ enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int
 		}
 		crypto_hmac_sha256(c.k->index, CRYPTO_KEY_LEN, name, len, id);
 	}
-	if (store_tx_begin(v->st, 0) != 0) {
+	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	if (store_audit_list(v->st, name ? id : NULL, limit, vault_audit_row, &c) != 0)
+	if (store_audit_list(tx, name ? id : NULL, limit, vault_audit_row, &c) != 0)
 		err = API_STORE_FAILED;
-	store_tx_rollback(v->st);
+	store_tx_rollback(tx);
 done:
 	pthread_rwlock_unlock(&v->rw);
 	if (err != API_OK) {
@@ -409,15 +412,16 @@ done:
 
 enum api_err vault_audit_verify(struct vault *v, json_t **out)
 {
+	struct store_tx *tx;
 	unsigned char head[CRYPTO_HASH_LEN];
 	char hex[2 * CRYPTO_HASH_LEN + 1];
 	int64_t n = 0, bad = 0;
 	int r;
 
-	if (store_tx_begin(v->st, 0) != 0)
+	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return API_STORE_FAILED;
-	r = store_audit_verify(v->st, &n, &bad, head);
-	store_tx_rollback(v->st);
+	r = store_audit_verify(tx, &n, &bad, head);
+	store_tx_rollback(tx);
 	if (r < 0)
 		return API_STORE_FAILED;
 	enc_hex_encode(head, sizeof(head), hex);
@@ -469,14 +473,14 @@ static int vault_kdf_parse(json_t *o, struct crypto_kdf *kdf, unsigned char *sal
 	return crypto_kdf_valid(kdf) ? 0 : -2;
 }
 
-static int vault_meta_kdf(struct vault *v, struct crypto_kdf *kdf, unsigned char *salt)
+static int vault_meta_kdf(struct store_tx *tx, struct crypto_kdf *kdf, unsigned char *salt)
 {
 	unsigned char *val = NULL;
 	size_t len;
 	json_t *o;
 	int rc;
 
-	if (store_meta_get(v->st, "kdf", &val, &len) != 0)
+	if (store_meta_get(tx, "kdf", &val, &len) != 0)
 		return -1;
 	o = json_loadb((const char *)val, len, 0, NULL);
 	free(val);
@@ -503,6 +507,7 @@ static enum api_err vault_kdf_run(struct vault *v, const struct crypto_kdf *kdf,
 enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 			const struct vault_actor *who)
 {
+	struct store_tx *tx;
 	struct crypto_kdf kdf = {v->cfg->kdf_memory, v->cfg->kdf_iterations, v->cfg->kdf_parallelism};
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
 	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
@@ -536,15 +541,15 @@ enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 	pthread_rwlock_wrlock(&v->rw);
 	if (v->initialized) {
 		err = API_ALREADY_INIT;
-	} else if (store_tx_begin(v->st, 1) != 0) {
+	} else if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
-	} else if (store_meta_put(v->st, "kdf", kdftext, strlen(kdftext)) != 0 ||
-		   store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0 ||
-		   store_meta_put(v->st, "created", ts, strlen(ts)) != 0 ||
-		   vault_audit_append(v, NULL, &ev) != 0) {
-		store_tx_rollback(v->st);
+	} else if (store_meta_put(tx, "kdf", kdftext, strlen(kdftext)) != 0 ||
+		   store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0 ||
+		   store_meta_put(tx, "created", ts, strlen(ts)) != 0 ||
+		   vault_audit_append(v, tx, NULL, &ev) != 0) {
+		store_tx_rollback(tx);
 		err = API_STORE_FAILED;
-	} else if (store_tx_commit(v->st) != 0) {
+	} else if (store_tx_commit(tx) != 0) {
 		err = API_STORE_FAILED;
 	} else {
 		v->initialized = 1;
@@ -561,7 +566,7 @@ done:
 
 /* Turns an ocmt-v1 vault into native records, all in the caller's write
  * transaction. kek is the Argon2id output that decrypts it. */
-static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, const char *legacy,
+static enum api_err vault_migrate_v1(struct store_tx *tx, struct vault_keys *k, const char *legacy,
 				     size_t legacylen, long long *count)
 {
 	json_t *doc = json_loadb(legacy, legacylen, 0, NULL), *enc, *secrets, *val, *plain = NULL;
@@ -630,7 +635,7 @@ static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, cons
 		crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, strlen(name), id);
 		rec = r ? record_seal(k->data, id, 1, r, &rlen) : NULL;
 		json_decref(r);
-		if (rec == NULL || store_secret_put(v->st, id, 1, rec, rlen) != 0) {
+		if (rec == NULL || store_secret_put(tx, id, 1, rec, rlen) != 0) {
 			free(rec);
 			json_decref(secrets);
 			err = API_STORE_FAILED;
@@ -640,8 +645,8 @@ static enum api_err vault_migrate_v1(struct vault *v, struct vault_keys *k, cons
 		(*count)++;
 	}
 	json_decref(secrets);
-	if (store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0 ||
-	    store_meta_del(v->st, "legacy") != 0) {
+	if (store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0 ||
+	    store_meta_del(tx, "legacy") != 0) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
@@ -658,6 +663,7 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 			  const struct vault_actor *who, long long *secret_count,
 			  unsigned *retry_after)
 {
+	struct store_tx *tx;
 	struct crypto_kdf kdf;
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], *wrapped = NULL, *legacy = NULL;
 	size_t wlen = 0, llen = 0;
@@ -671,12 +677,12 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	*retry_after = ratelimit_blocked(v->unlock_rl, who->ip, util_mono_ms());
 	if (*retry_after > 0)
 		return API_UNLOCK_LIMIT;
-	if (store_tx_begin(v->st, 0) != 0)
+	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return API_STORE_FAILED;
-	r = vault_meta_kdf(v, &kdf, salt);
-	rw = store_meta_get(v->st, "root", &wrapped, &wlen);
-	rl = store_meta_get(v->st, "legacy", &legacy, &llen);
-	store_tx_rollback(v->st);
+	r = vault_meta_kdf(tx, &kdf, salt);
+	rw = store_meta_get(tx, "root", &wrapped, &wlen);
+	rl = store_meta_get(tx, "legacy", &legacy, &llen);
+	store_tx_rollback(tx);
 	if (r != 0 || rw < 0 || rl < 0 || (rw != 0 && rl != 0)) {
 		err = API_CORRUPT;
 		goto done;
@@ -690,7 +696,7 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	if (err != API_OK)
 		goto done;
 	pthread_rwlock_wrlock(&v->rw);
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 	} else {
 		if (rw == 0) {
@@ -701,14 +707,14 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 			else if (vault_derive(k) != 0)
 				err = API_INTERNAL;
 		} else {
-			err = vault_migrate_v1(v, k, (const char *)legacy, llen, secret_count);
+			err = vault_migrate_v1(tx, k, (const char *)legacy, llen, secret_count);
 		}
 		if (err == API_OK) {
-			*secret_count = store_secret_count(v->st);
-			if (*secret_count < 0 || vault_audit_append(v, k, &ev) != 0) {
+			*secret_count = store_secret_count(tx);
+			if (*secret_count < 0 || vault_audit_append(v, tx, k, &ev) != 0) {
 				err = API_AUDIT_FAILED;
-				store_tx_rollback(v->st);
-			} else if (store_tx_commit(v->st) != 0) {
+				store_tx_rollback(tx);
+			} else if (store_tx_commit(tx) != 0) {
 				err = API_AUDIT_FAILED;
 			} else {
 				vault_wipe_locked(v);
@@ -717,7 +723,7 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 				v->expires = util_mono_ms() + (int64_t)v->cfg->session_ttl * 1000;
 			}
 		} else {
-			store_tx_rollback(v->st);
+			store_tx_rollback(tx);
 		}
 	}
 	pthread_rwlock_unlock(&v->rw);
@@ -770,6 +776,7 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 			       json_t *perms, long long ttl_s, const struct vault_actor *who,
 			       json_t **out)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"token.issued", user_id, who->ip, NULL, 0, NULL, NULL, 1};
 	unsigned char rnd[16], *sealed = NULL;
 	char id[TOKEN_ID_LEN + 1], *tok = NULL, *scope = NULL;
@@ -803,18 +810,18 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 	    crypto_seal(k->data, VAULT_TOKEN_AAD, sizeof(VAULT_TOKEN_AAD) - 1, scope, strlen(scope),
 			sealed) != 0)
 		goto done;
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	issued = store_token_count_since(v->st, user_id, now - 3600 * 1000);
+	issued = store_token_count_since(tx, user_id, now - 3600 * 1000);
 	if (issued < 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = API_STORE_FAILED;
 		goto done;
 	}
 	if (issued >= (int64_t)v->cfg->token_issue_per_hour) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = API_TOKEN_LIMIT;
 		goto done;
 	}
@@ -822,14 +829,14 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 		unsigned char digest[CRYPTO_HASH_LEN];
 		struct store_token t = {id, user_id, now, expires, sealed, slen, digest};
 		crypto_sha256(tok, strcspn(tok, "."), digest);
-		if (store_token_put(v->st, &t) != 0 || store_token_purge(v->st, now) < 0 ||
-		    vault_audit_append(v, k, &ev) != 0) {
-			store_tx_rollback(v->st);
+		if (store_token_put(tx, &t) != 0 || store_token_purge(tx, now) < 0 ||
+		    vault_audit_append(v, tx, k, &ev) != 0) {
+			store_tx_rollback(tx);
 			err = API_STORE_FAILED;
 			goto done;
 		}
 	}
-	if (store_tx_commit(v->st) != 0) {
+	if (store_tx_commit(tx) != 0) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
@@ -848,6 +855,7 @@ done:
 
 enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap)
 {
+	struct store_tx *tx;
 	struct cap *c = token_verify(v->sign_key, CRYPTO_HASH_LEN, tok, len);
 	unsigned char stored[CRYPTO_HASH_LEN], digest[CRYPTO_HASH_LEN];
 	int64_t expires = 0;
@@ -863,12 +871,12 @@ enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, str
 		token_cap_free(c);
 		return API_WRONG_GROUP;
 	}
-	if (store_tx_begin(v->st, 0) != 0) {
+	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
 		token_cap_free(c);
 		return API_STORE_FAILED;
 	}
-	r = store_token_get(v->st, c->id, &revoked, &expires, stored);
-	store_tx_rollback(v->st);
+	r = store_token_get(tx, c->id, &revoked, &expires, stored);
+	store_tx_rollback(tx);
 	/* The registry row must be for exactly these payload bytes. */
 	crypto_sha256(tok, (size_t)((const char *)memchr(tok, '.', len) - tok), digest);
 	if (r != 0 || revoked || expires != c->expires_at ||
@@ -882,34 +890,36 @@ enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, str
 
 enum api_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"token.revoked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
 	int64_t n;
 
-	if (store_tx_begin(v->st, 1) != 0)
+	if ((tx = store_tx_begin(v->st, 1)) == NULL)
 		return API_STORE_FAILED;
-	n = store_token_revoke(v->st, id, util_now_ms());
-	if (n < 0 || vault_audit_append(v, NULL, &ev) != 0) {
-		store_tx_rollback(v->st);
+	n = store_token_revoke(tx, id, util_now_ms());
+	if (n < 0 || vault_audit_append(v, tx, NULL, &ev) != 0) {
+		store_tx_rollback(tx);
 		return API_STORE_FAILED;
 	}
-	return store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+	return store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
 }
 
 enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 				     const struct vault_actor *who, long long *count)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id,
 			      NULL, 1};
 	int64_t n;
 
-	if (store_tx_begin(v->st, 1) != 0)
+	if ((tx = store_tx_begin(v->st, 1)) == NULL)
 		return API_STORE_FAILED;
-	n = store_token_revoke_user(v->st, user_id, util_now_ms());
-	if (n < 0 || vault_audit_append(v, NULL, &ev) != 0) {
-		store_tx_rollback(v->st);
+	n = store_token_revoke_user(tx, user_id, util_now_ms());
+	if (n < 0 || vault_audit_append(v, tx, NULL, &ev) != 0) {
+		store_tx_rollback(tx);
 		return API_STORE_FAILED;
 	}
-	if (store_tx_commit(v->st) != 0)
+	if (store_tx_commit(tx) != 0)
 		return API_STORE_FAILED;
 	*count = n;
 	return API_OK;
@@ -932,6 +942,7 @@ static void vault_deny(struct vault *v, const struct vault_keys *k, const char *
 enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
 			      size_t len, const char *ip, json_t **out)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
 	struct vault_keys *k;
@@ -954,31 +965,31 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 		return API_ACCESS_DENIED;
 	}
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
-	found = store_secret_get(v->st, id, &version, &rec, &rlen);
+	found = store_secret_get(tx, id, &version, &rec, &rlen);
 	if (found != 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
 	}
 	r = record_open(k->data, id, version, rec, rlen);
 	if (r == NULL || strlen(json_string_value(json_object_get(r, "key"))) != len ||
 	    memcmp(json_string_value(json_object_get(r, "key")), name, len) != 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		log_err("%s: a stored record failed its integrity check", __func__);
 		err = API_CORRUPT;
 		goto done;
 	}
 	/* Audit before reveal: the value is returned only after this commits. */
-	if (vault_audit_append(v, k, &ev) != 0) {
-		store_tx_rollback(v->st);
+	if (vault_audit_append(v, tx, k, &ev) != 0) {
+		store_tx_rollback(tx);
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
-	if (store_tx_commit(v->st) != 0) {
+	if (store_tx_commit(tx) != 0) {
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
@@ -999,6 +1010,7 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 			      size_t len, json_t *value, json_t *metadata, const char *ip,
 			      int *created)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1};
 	unsigned char id[CRYPTO_HASH_LEN], *old = NULL, *rec = NULL;
 	struct vault_keys *k;
@@ -1030,13 +1042,13 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 		err = API_INTERNAL;
 		goto done;
 	}
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	found = store_secret_get(v->st, id, &version, &old, &olen);
+	found = store_secret_get(tx, id, &version, &old, &olen);
 	if (found < 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = API_STORE_FAILED;
 		goto done;
 	}
@@ -1045,17 +1057,17 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 		ev.action = "secret.updated";
 	rec = record_seal(k->data, id, version + 1, r, &rlen);
 	if (rec == NULL) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = API_INTERNAL;
 		goto done;
 	}
-	if (store_secret_put(v->st, id, version + 1, rec, rlen) != 0 ||
-	    vault_audit_append(v, k, &ev) != 0) {
-		store_tx_rollback(v->st);
+	if (store_secret_put(tx, id, version + 1, rec, rlen) != 0 ||
+	    vault_audit_append(v, tx, k, &ev) != 0) {
+		store_tx_rollback(tx);
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	err = store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+	err = store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
 done:
 	pthread_rwlock_unlock(&v->rw);
 	json_decref(r);
@@ -1067,6 +1079,7 @@ done:
 enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
 				 size_t len, const char *ip)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"secret.deleted", cap->user_id, ip, name, len, NULL, NULL, 1};
 	unsigned char id[CRYPTO_HASH_LEN];
 	struct vault_keys *k;
@@ -1086,22 +1099,22 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 		return API_ACCESS_DENIED;
 	}
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	r = store_secret_del(v->st, id);
+	r = store_secret_del(tx, id);
 	if (r != 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = r > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
 	}
-	if (vault_audit_append(v, k, &ev) != 0) {
-		store_tx_rollback(v->st);
+	if (vault_audit_append(v, tx, k, &ev) != 0) {
+		store_tx_rollback(tx);
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	err = store_tx_commit(v->st) == 0 ? API_OK : API_STORE_FAILED;
+	err = store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
 done:
 	pthread_rwlock_unlock(&v->rw);
 	return err;
@@ -1149,6 +1162,7 @@ static int vault_list_row(void *arg, const unsigned char *id, int64_t version,
 enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
 			       json_t **out)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1};
 	struct list_ctx c = {NULL, cap, NULL, 0};
 	enum api_err err;
@@ -1167,22 +1181,22 @@ enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const cha
 		return API_ACCESS_DENIED;
 	}
 	c.out = json_array();
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
-	r = store_secret_each(v->st, vault_list_row, &c);
+	r = store_secret_each(tx, vault_list_row, &c);
 	if (r != 0) {
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 		err = r > 0 ? API_CORRUPT : API_STORE_FAILED;
 		goto done;
 	}
-	if (vault_audit_append(v, c.k, &ev) != 0) {
-		store_tx_rollback(v->st);
+	if (vault_audit_append(v, tx, c.k, &ev) != 0) {
+		store_tx_rollback(tx);
 		err = API_AUDIT_FAILED;
 		goto done;
 	}
-	err = store_tx_commit(v->st) == 0 ? API_OK : API_AUDIT_FAILED;
+	err = store_tx_commit(tx) == 0 ? API_OK : API_AUDIT_FAILED;
 done:
 	pthread_rwlock_unlock(&v->rw);
 	if (err == API_OK)
@@ -1209,32 +1223,32 @@ static int vault_export_row(void *arg, const unsigned char *id, int64_t version,
 	return 0;
 }
 
-static json_t *vault_meta_json(struct vault *v, const char *name)
+static json_t *vault_meta_json(struct store_tx *tx, const char *name)
 {
 	unsigned char *val = NULL;
 	size_t len;
 	json_t *o = NULL;
 
-	if (store_meta_get(v->st, name, &val, &len) == 0)
+	if (store_meta_get(tx, name, &val, &len) == 0)
 		o = json_loadb((const char *)val, len, 0, NULL);
 	free(val);
 	return o;
 }
 
-static json_t *vault_meta_string(struct vault *v, const char *name)
+static json_t *vault_meta_string(struct store_tx *tx, const char *name)
 {
 	unsigned char *val = NULL;
 	size_t len;
 	json_t *o = NULL;
 
-	if (store_meta_get(v->st, name, &val, &len) == 0)
+	if (store_meta_get(tx, name, &val, &len) == 0)
 		o = json_stringn((const char *)val, len);
 	free(val);
 	return o;
 }
 
 /* Our own format: the wrapped root key and every sealed record, verbatim. */
-static enum api_err vault_export_native(struct vault *v, json_t **out)
+static enum api_err vault_export_native(struct store_tx *tx, json_t **out)
 {
 	unsigned char *wrapped = NULL;
 	size_t wlen = 0;
@@ -1242,10 +1256,10 @@ static enum api_err vault_export_native(struct vault *v, json_t **out)
 	char now[32], *b64;
 
 	util_iso8601(util_now_ms(), now, sizeof(now));
-	kdf = vault_meta_json(v, "kdf");
-	created = vault_meta_string(v, "created");
-	if (kdf == NULL || store_meta_get(v->st, "root", &wrapped, &wlen) != 0 ||
-	    store_secret_each(v->st, vault_export_row, records) != 0) {
+	kdf = vault_meta_json(tx, "kdf");
+	created = vault_meta_string(tx, "created");
+	if (kdf == NULL || store_meta_get(tx, "root", &wrapped, &wlen) != 0 ||
+	    store_secret_each(tx, vault_export_row, records) != 0) {
 		json_decref(kdf);
 		json_decref(created);
 		json_decref(records);
@@ -1265,7 +1279,8 @@ static enum api_err vault_export_native(struct vault *v, json_t **out)
 }
 
 /* The original's format, readable by the original with the same password. */
-static enum api_err vault_export_v1(struct vault *v, const struct vault_keys *k, json_t **out)
+static enum api_err vault_export_v1(struct store_tx *tx, const struct vault_keys *k,
+				    json_t **out)
 {
 	struct list_ctx c = {k, NULL, json_object(), 1};
 	struct crypto_kdf kdf;
@@ -1277,7 +1292,7 @@ static enum api_err vault_export_v1(struct vault *v, const struct vault_keys *k,
 	size_t len;
 	int r;
 
-	if (vault_meta_kdf(v, &kdf, salt) != 0) {
+	if (vault_meta_kdf(tx, &kdf, salt) != 0) {
 		json_decref(c.out);
 		return API_CORRUPT;
 	}
@@ -1285,12 +1300,12 @@ static enum api_err vault_export_v1(struct vault *v, const struct vault_keys *k,
 		json_decref(c.out);
 		return API_BAD_KDF;
 	}
-	r = store_secret_each(v->st, vault_list_row, &c);
+	r = store_secret_each(tx, vault_list_row, &c);
 	if (r != 0) {
 		json_decref(c.out);
 		return r > 0 ? API_CORRUPT : API_STORE_FAILED;
 	}
-	created = vault_meta_string(v, "created");
+	created = vault_meta_string(tx, "created");
 	util_iso8601(util_now_ms(), now, sizeof(now));
 	plain = json_pack("{s:o,s:{s:i,s:o}}", "secrets", c.out, "metadata", "version", 1,
 			  "createdAt", created ? created : json_string(now));
@@ -1325,6 +1340,7 @@ done:
 enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
 			  json_t **out)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"vault.exported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
 	struct vault_keys *k;
 	json_t *pending;
@@ -1338,26 +1354,26 @@ enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor 
 		pthread_rwlock_unlock(&v->rw);
 		return API_LOCKED;
 	}
-	if (store_tx_begin(v->st, 1) != 0) {
+	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		pthread_rwlock_unlock(&v->rw);
 		return API_STORE_FAILED;
 	}
 	/* An imported ocmt-v1 vault not yet unlocked exports as it came in. */
-	pending = vault_meta_json(v, "legacy");
+	pending = vault_meta_json(tx, "legacy");
 	if (pending != NULL && !legacy)
 		err = (*out = json_pack("{s:o}", "vault", pending)) ? API_OK : API_INTERNAL;
 	else if (pending != NULL)
 		err = (json_decref(pending), API_LOCKED);
 	else
-		err = legacy ? vault_export_v1(v, k, out) : vault_export_native(v, out);
+		err = legacy ? vault_export_v1(tx, k, out) : vault_export_native(tx, out);
 	if (legacy)
 		crypto_scrub_stack();
-	if (err == API_OK && vault_audit_append(v, k, &ev) != 0)
+	if (err == API_OK && vault_audit_append(v, tx, k, &ev) != 0)
 		err = API_AUDIT_FAILED;
-	if (err == API_OK && store_tx_commit(v->st) != 0)
+	if (err == API_OK && store_tx_commit(tx) != 0)
 		err = API_AUDIT_FAILED;
 	else if (err != API_OK)
-		store_tx_rollback(v->st);
+		store_tx_rollback(tx);
 	pthread_rwlock_unlock(&v->rw);
 	if (err != API_OK && err != API_AUDIT_FAILED)
 		return err;
@@ -1467,7 +1483,7 @@ static int vault_check_native(json_t *doc, struct crypto_kdf *kdf, unsigned char
 	return 0;
 }
 
-static int vault_import_records(struct vault *v, json_t *recs)
+static int vault_import_records(struct store_tx *tx, json_t *recs)
 {
 	json_t *r;
 	size_t i;
@@ -1482,7 +1498,7 @@ static int vault_import_records(struct vault *v, json_t *recs)
 
 		if (blob != NULL && enc_hex_decode(hex, 2 * CRYPTO_HASH_LEN, id) == 0 &&
 		    enc_b64_decode(s, slen, blob, &n, 0) == 0 && n >= CRYPTO_SEAL_OVERHEAD)
-			rc = store_secret_put(v->st, id,
+			rc = store_secret_put(tx, id,
 					      json_integer_value(json_object_get(r, "version")), blob,
 					      n);
 		free(blob);
@@ -1528,6 +1544,7 @@ enum api_err vault_import_check(json_t *doc, const char **why)
 enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor *who,
 			  const char **why)
 {
+	struct store_tx *tx;
 	struct audit_ev ev = {"vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
 	struct crypto_kdf kdf;
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
@@ -1554,19 +1571,19 @@ enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor
 	pthread_rwlock_wrlock(&v->rw);
 	if (v->initialized) {
 		err = API_ALREADY_INIT;
-	} else if (store_tx_begin(v->st, 1) != 0) {
+	} else if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 	} else {
 		/* All or nothing: one transaction holds every row. */
-		if (store_meta_put(v->st, "kdf", kdftext, strlen(kdftext)) != 0 ||
-		    store_meta_put(v->st, "created", ts, strlen(ts)) != 0 ||
-		    (v1 && store_meta_put(v->st, "legacy", legacy, strlen(legacy)) != 0) ||
-		    (!v1 && store_meta_put(v->st, "root", wrapped, sizeof(wrapped)) != 0) ||
-		    (!v1 && vault_import_records(v, json_object_get(doc, "records")) != 0) ||
-		    vault_audit_append(v, NULL, &ev) != 0) {
-			store_tx_rollback(v->st);
+		if (store_meta_put(tx, "kdf", kdftext, strlen(kdftext)) != 0 ||
+		    store_meta_put(tx, "created", ts, strlen(ts)) != 0 ||
+		    (v1 && store_meta_put(tx, "legacy", legacy, strlen(legacy)) != 0) ||
+		    (!v1 && store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0) ||
+		    (!v1 && vault_import_records(tx, json_object_get(doc, "records")) != 0) ||
+		    vault_audit_append(v, tx, NULL, &ev) != 0) {
+			store_tx_rollback(tx);
 			err = API_STORE_FAILED;
-		} else if (store_tx_commit(v->st) != 0) {
+		} else if (store_tx_commit(tx) != 0) {
 			err = API_STORE_FAILED;
 		} else {
 			v->initialized = 1;

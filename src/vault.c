@@ -19,6 +19,7 @@
 #include "enc.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "regcache.h"
 #include "record.h"
 #include "store.h"
 #include "util.h"
@@ -30,6 +31,7 @@
 #define VAULT_FORMAT_VERSION 2
 #define VAULT_V1_FORMAT "ocmt-group-vault"
 #define VAULT_RL_SLOTS 4096
+#define VAULT_TOKEN_CACHE 1024
 
 struct vault_keys {
 	unsigned char kek[CRYPTO_KEY_LEN];
@@ -49,6 +51,7 @@ struct vault {
 	pthread_mutex_t kdf_mu; /* one Argon2id derivation at a time */
 	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
 	struct ratelimit *unlock_rl;
+	struct regcache *tokens; /* registry cache for token checks */
 	pthread_t timer;
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
@@ -188,7 +191,8 @@ struct vault *vault_new(const struct config *cfg)
 	if (vault_load_signing_key(v) != 0)
 		goto fail;
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
-	if (v->unlock_rl == NULL)
+	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
+	if (v->unlock_rl == NULL || v->tokens == NULL)
 		goto fail;
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		goto fail;
@@ -207,6 +211,7 @@ struct vault *vault_new(const struct config *cfg)
 fail:
 	store_close(v->st);
 	ratelimit_free(v->unlock_rl);
+	regcache_free(v->tokens);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 	return NULL;
@@ -226,6 +231,7 @@ void vault_free(struct vault *v)
 	pthread_rwlock_unlock(&v->rw);
 	store_close(v->st);
 	ratelimit_free(v->unlock_rl);
+	regcache_free(v->tokens);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 }
@@ -871,18 +877,26 @@ enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, str
 		token_cap_free(c);
 		return API_WRONG_GROUP;
 	}
-	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
-		token_cap_free(c);
-		return API_STORE_FAILED;
-	}
-	r = store_token_get(tx, c->id, &revoked, &expires, stored);
-	store_tx_rollback(tx);
 	/* The registry row must be for exactly these payload bytes. */
 	crypto_sha256(tok, (size_t)((const char *)memchr(tok, '.', len) - tok), digest);
-	if (r != 0 || revoked || expires != c->expires_at ||
-	    !crypto_equal(stored, digest, CRYPTO_HASH_LEN)) {
+	if (!regcache_get(v->tokens, c->id, stored, &expires)) {
+		uint64_t gen = regcache_gen(v->tokens);
+
+		if ((tx = store_tx_begin(v->st, 0)) == NULL) {
+			token_cap_free(c);
+			return API_STORE_FAILED;
+		}
+		r = store_token_get(tx, c->id, &revoked, &expires, stored);
+		store_tx_rollback(tx);
+		if (r != 0 || revoked) {
+			token_cap_free(c);
+			return r < 0 ? API_STORE_FAILED : API_TOKEN_INVALID;
+		}
+		regcache_put(v->tokens, gen, c->id, stored, expires);
+	}
+	if (expires != c->expires_at || !crypto_equal(stored, digest, CRYPTO_HASH_LEN)) {
 		token_cap_free(c);
-		return r < 0 ? API_STORE_FAILED : API_TOKEN_INVALID;
+		return API_TOKEN_INVALID;
 	}
 	*cap = c;
 	return API_OK;
@@ -893,15 +907,19 @@ enum api_err vault_token_revoke(struct vault *v, const char *id, const struct va
 	struct store_tx *tx;
 	struct audit_ev ev = {"token.revoked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
 	int64_t n;
+	int r;
 
 	if ((tx = store_tx_begin(v->st, 1)) == NULL)
 		return API_STORE_FAILED;
+	regcache_clear(v->tokens);
 	n = store_token_revoke(tx, id, util_now_ms());
 	if (n < 0 || vault_audit_append(v, tx, NULL, &ev) != 0) {
 		store_tx_rollback(tx);
 		return API_STORE_FAILED;
 	}
-	return store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
+	r = store_tx_commit(tx);
+	regcache_clear(v->tokens);
+	return r == 0 ? API_OK : API_STORE_FAILED;
 }
 
 enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
@@ -911,15 +929,19 @@ enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 	struct audit_ev ev = {"tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id,
 			      NULL, 1};
 	int64_t n;
+	int r;
 
 	if ((tx = store_tx_begin(v->st, 1)) == NULL)
 		return API_STORE_FAILED;
+	regcache_clear(v->tokens);
 	n = store_token_revoke_user(tx, user_id, util_now_ms());
 	if (n < 0 || vault_audit_append(v, tx, NULL, &ev) != 0) {
 		store_tx_rollback(tx);
 		return API_STORE_FAILED;
 	}
-	if (store_tx_commit(tx) != 0)
+	r = store_tx_commit(tx);
+	regcache_clear(v->tokens);
+	if (r != 0)
 		return API_STORE_FAILED;
 	*count = n;
 	return API_OK;

@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct route *r;
 	struct api_req req;
-	struct api_resp resp = {200, NULL, 0};
+	struct api_resp resp = {200, NULL, 0, NULL};
 	char param[256];
 	size_t plen;
 
@@ -151,12 +151,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_resp(&resp);
 	if (resp.status == 200 && strcmp(r->pattern, "/secrets/:key") == 0 &&
 	    strcmp(r->method, "POST") == 0) {
-		struct api_resp got = {200, NULL, 0};
+		struct api_resp got = {200, NULL, 0, NULL};
 		struct api_req g = req;
 		g.method = "GET";
 		g.body = NULL;
 		get_route->handler(v, &cfg, &g, &got);
-		assert(got.status == 200);
+		assert(got.status == 200 && got.reveal != NULL);
+		assert(vault_reveal_wait(got.reveal) == API_OK);
+		got.body = vault_reveal_take(got.reveal);
+		vault_reveal_free(got.reveal);
 		assert(json_equal(json_object_get(got.body, "value"),
 				  json_object_get(req.body, "value")));
 		json_decref(got.body);

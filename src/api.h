@@ -65,10 +65,16 @@ struct api_req {
 	const char *query_format;
 };
 
+struct vault_reveal;
+
 struct api_resp {
 	int status;
 	json_t *body;           /* owned; serialised and wiped after sending */
 	unsigned retry_after;   /* seconds; 0 for none */
+	/* Set instead of body for a secret read: the answer goes out only once
+	 * its audit entry has committed (the HTTP layer waits without blocking
+	 * a thread). */
+	struct vault_reveal *reveal;
 };
 
 /* Fills resp with an error; details may be NULL. */

@@ -28,13 +28,21 @@ struct http {
 	struct MHD_Daemon *d;
 	const struct config *cfg;
 	struct vault *v;
+	_Atomic unsigned suspended; /* connections waiting for an audit commit */
 };
+
+enum { REVEAL_NONE, REVEAL_WAITING, REVEAL_OK, REVEAL_FAILED };
 
 /* Per-connection request state, created on the first callback. */
 struct http_conn {
 	char *body; /* wipe-on-free buffer */
 	size_t len, cap;
 	int too_large;
+	/* A secret read parked until its audit entry is durable. */
+	struct vault_reveal *reveal;
+	struct MHD_Connection *conn;
+	struct http *h;
+	_Atomic int reveal_state;
 };
 
 /* Bodies are wiped on free: they may carry a secret value. The length lives
@@ -83,7 +91,7 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 
 static enum MHD_Result http_error(struct MHD_Connection *c, enum api_err e, const char *details)
 {
-	struct api_resp resp = {0, NULL, 0};
+	struct api_resp resp = {0, NULL, 0, NULL};
 	enum MHD_Result r;
 
 	api_fail(&resp, e, details);
@@ -142,6 +150,35 @@ static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, s
 			  (socklen_t)len);
 }
 
+/* Runs on the store's committer thread once the audit entry of a parked
+ * read has committed (rc 0) or failed. */
+static void http_revealed(void *ctx, int rc)
+{
+	struct http_conn *hc = ctx;
+
+	hc->reveal_state = rc == 0 ? REVEAL_OK : REVEAL_FAILED;
+	MHD_resume_connection(hc->conn);
+}
+
+/* The second half of a secret read: the value leaves only if its audit
+ * entry is durable; otherwise 503 and the prepared answer is wiped. */
+static enum MHD_Result http_finish_reveal(struct http_conn *hc, struct MHD_Connection *c)
+{
+	struct api_resp resp = {200, NULL, 0, NULL};
+	enum MHD_Result ret;
+
+	if (hc->reveal_state == REVEAL_OK)
+		resp.body = vault_reveal_take(hc->reveal);
+	else
+		api_fail(&resp, API_AUDIT_FAILED, NULL);
+	vault_reveal_free(hc->reveal);
+	hc->reveal = NULL;
+	hc->h->suspended--;
+	ret = http_send(c, &resp);
+	json_decref(resp.body);
+	return ret;
+}
+
 static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, const char *url,
 				     const char *method, struct http_conn *hc)
 {
@@ -149,7 +186,7 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	size_t nsegs = 0, plen = strlen(url), seglen[HTTP_MAX_SEGS];
 	const struct route *rt;
 	struct api_req req;
-	struct api_resp resp = {200, NULL, 0};
+	struct api_resp resp = {200, NULL, 0, NULL};
 	struct cap *cap = NULL;
 	json_error_t jerr;
 	enum MHD_Result ret;
@@ -221,6 +258,21 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	req.query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 
 	rt->handler(h->v, h->cfg, &req, &resp);
+	if (resp.reveal != NULL) {
+		/* Park the connection (no thread waits) until the committer has
+		 * made the audit entry durable; it then resumes us. */
+		hc->reveal = resp.reveal;
+		hc->conn = c;
+		hc->h = h;
+		hc->reveal_state = REVEAL_WAITING;
+		h->suspended++;
+		MHD_suspend_connection(c);
+		if (vault_reveal_submit(hc->reveal, http_revealed, hc) != 0)
+			http_revealed(hc, -1);
+		json_decref(req.body);
+		token_cap_free(cap);
+		return MHD_YES;
+	}
 	ret = http_send(c, &resp);
 	json_decref(resp.body);
 	json_decref(req.body);
@@ -236,6 +288,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 	struct http_conn *hc = *con_cls;
 
 	(void)version;
+	if (hc != NULL && hc->reveal != NULL) {
+		if (hc->reveal_state == REVEAL_WAITING)
+			return MHD_YES;
+		return http_finish_reveal(hc, c);
+	}
 	if (hc == NULL) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
 		hc = calloc(1, sizeof(*hc));
@@ -290,6 +347,10 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (hc == NULL)
 		return;
+	if (hc->reveal != NULL) { /* the client left while its read was parked */
+		vault_reveal_free(hc->reveal);
+		hc->h->suspended--;
+	}
 	crypto_wipe_free(hc->body);
 	free(hc);
 	*con_cls = NULL;
@@ -310,7 +371,8 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 	struct http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
 	unsigned threads = cfg->threads;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (h == NULL)
@@ -355,6 +417,11 @@ void http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
+	/* Stop accepting, then let parked reads finish (the committer resumes
+	 * them) before the daemon goes away. */
+	MHD_quiesce_daemon(h->d);
+	for (int i = 0; i < 5000 && h->suspended > 0; i++)
+		usleep(1000);
 	MHD_stop_daemon(h->d);
 	free(h);
 }

@@ -391,15 +391,17 @@ static void h_import(struct vault *v, const struct config *cfg, const struct api
 static void h_secret_get(struct vault *v, const struct config *cfg, const struct api_req *req,
 			 struct api_resp *resp)
 {
-	json_t *out = NULL;
+	struct vault_reveal *out = NULL;
 	enum api_err err;
 
 	(void)cfg;
 	err = vault_secret_get(v, req->cap, req->param, req->param_len, req->ip, &out);
-	if (err != API_OK)
+	if (err != API_OK) {
 		api_fail(resp, err, NULL);
-	else
-		api_reply(resp, 200, out);
+		return;
+	}
+	resp->status = 200;
+	resp->reveal = out;
 }
 
 static void h_secret_put(struct vault *v, const struct config *cfg, const struct api_req *req,

@@ -95,6 +95,17 @@ static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB
 #define STORE_RESULTS 1024       /* ring of recent batch results */
 #define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
 
+struct store_job {
+	struct store_job *next;
+	store_done_fn done;
+	void *ctx;
+	int rc;
+	int has_id;
+	unsigned char id[STORE_ID_LEN];
+	size_t len;
+	char entry[]; /* len bytes */
+};
+
 /* One SQLite connection with its prepared statements. */
 struct store_tx {
 	struct store *st;
@@ -122,6 +133,14 @@ struct store {
 	int head_valid, saved_valid;
 	int64_t head_seq, saved_seq;
 	unsigned char head_hash[CRYPTO_HASH_LEN], saved_hash[CRYPTO_HASH_LEN];
+	/* Asynchronous audit entries, appended and committed by the committer
+	 * thread so that no request thread waits on an fsync. */
+	pthread_t committer;
+	int committer_running;
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	struct store_job *queue, **queue_tail;
+	int stopping;
 	/* Readers: a pool of connections, each used by one thread at a time. */
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
@@ -392,6 +411,92 @@ fail:
 	return NULL;
 }
 
+static void store_commit_batch(struct store *st);
+static int store_audit_append_conn(struct store_tx *tx, const char *entry, size_t len,
+				   const unsigned char *secret_id);
+
+/* The committer: takes every queued entry, appends them to the open batch
+ * (joining any synchronous writers' work) and commits with one fsync. New
+ * entries queue up meanwhile without blocking anyone. */
+static void *store_committer_main(void *arg)
+{
+	struct store *st = arg;
+
+	for (;;) {
+		struct store_job *jobs, *j, *next;
+		int rc = 0, any = 0;
+
+		pthread_mutex_lock(&st->qmu);
+		while (st->queue == NULL && !st->stopping)
+			pthread_cond_wait(&st->qcv, &st->qmu);
+		jobs = st->queue;
+		st->queue = NULL;
+		st->queue_tail = &st->queue;
+		pthread_mutex_unlock(&st->qmu);
+		if (jobs == NULL)
+			break; /* stopping, and drained */
+		pthread_mutex_lock(&st->wmu);
+		if (!st->outer_open) {
+			rc = store_exec(st->w->db, "BEGIN IMMEDIATE");
+			st->outer_open = rc == 0;
+		}
+		for (j = jobs; j != NULL; j = j->next) {
+			j->rc = rc != 0 ? -1
+					: store_audit_append_conn(st->w, j->entry, j->len,
+								  j->has_id ? j->id : NULL);
+			if (j->rc == 0) {
+				st->batch_size++;
+				any = 1;
+			}
+		}
+		if (st->outer_open && (any || st->batch_size > 0)) {
+			uint64_t mine = st->gen;
+			store_commit_batch(st);
+			rc = st->results[mine % STORE_RESULTS];
+		} else if (st->outer_open && st->writers == 0) {
+			store_exec(st->w->db, "ROLLBACK");
+			st->outer_open = 0;
+		}
+		pthread_mutex_unlock(&st->wmu);
+		for (j = jobs; j != NULL; j = next) {
+			next = j->next;
+			j->done(j->ctx, j->rc != 0 ? -1 : rc);
+			crypto_wipe(j->entry, j->len);
+			free(j);
+		}
+	}
+	return NULL;
+}
+
+int store_audit_async(struct store *st, const char *entry, size_t len,
+		      const unsigned char *secret_id, store_done_fn done, void *ctx)
+{
+	struct store_job *j = malloc(sizeof(*j) + len);
+
+	if (j == NULL)
+		return -1;
+	j->next = NULL;
+	j->done = done;
+	j->ctx = ctx;
+	j->rc = 0;
+	j->has_id = secret_id != NULL;
+	if (secret_id != NULL)
+		memcpy(j->id, secret_id, STORE_ID_LEN);
+	j->len = len;
+	memcpy(j->entry, entry, len);
+	pthread_mutex_lock(&st->qmu);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->qmu);
+		free(j);
+		return -1;
+	}
+	*st->queue_tail = j;
+	st->queue_tail = &j->next;
+	pthread_cond_signal(&st->qcv);
+	pthread_mutex_unlock(&st->qmu);
+	return 0;
+}
+
 struct store *store_open(const char *dir)
 {
 	struct store *st;
@@ -413,12 +518,20 @@ struct store *store_open(const char *dir)
 	pthread_cond_init(&st->wcv, NULL);
 	pthread_mutex_init(&st->rmu, NULL);
 	pthread_cond_init(&st->rcv, NULL);
+	pthread_mutex_init(&st->qmu, NULL);
+	pthread_cond_init(&st->qcv, NULL);
+	st->queue_tail = &st->queue;
 	st->gen = 1;
 	st->w = store_conn_open(st, 1);
 	if (st->w == NULL) {
 		store_close(st);
 		return NULL;
 	}
+	if (pthread_create(&st->committer, NULL, store_committer_main, st) != 0) {
+		store_close(st);
+		return NULL;
+	}
+	st->committer_running = 1;
 	return st;
 }
 
@@ -426,6 +539,14 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->committer_running) {
+		/* Drain: queued entries are committed and answered first. */
+		pthread_mutex_lock(&st->qmu);
+		st->stopping = 1;
+		pthread_cond_signal(&st->qcv);
+		pthread_mutex_unlock(&st->qmu);
+		pthread_join(st->committer, NULL);
+	}
 	if (st->outer_open)
 		store_exec(st->w->db, "COMMIT");
 	store_conn_close(st->w);
@@ -438,6 +559,8 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->wcv);
 	pthread_mutex_destroy(&st->rmu);
 	pthread_cond_destroy(&st->rcv);
+	pthread_mutex_destroy(&st->qmu);
+	pthread_cond_destroy(&st->qcv);
 	free(st);
 }
 
@@ -906,6 +1029,12 @@ static int store_chain(const unsigned char prev[CRYPTO_HASH_LEN], const char *en
 
 int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id)
+{
+	return store_audit_append_conn(tx, entry, len, secret_id);
+}
+
+static int store_audit_append_conn(struct store_tx *tx, const char *entry, size_t len,
+				   const unsigned char *secret_id)
 {
 	unsigned char hash[CRYPTO_HASH_LEN];
 	sqlite3_stmt *s;

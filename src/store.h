@@ -71,6 +71,14 @@ int64_t store_token_purge(struct store_tx *tx, int64_t now);
 int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id);
 typedef int (*store_audit_fn)(void *ctx, int64_t seq, const char *entry, size_t len);
+/* Queues an entry for the committer thread, which appends it in the next
+ * batch and, once that batch is durable (or has failed), calls
+ * done(ctx, 0 or -1) from its own thread. The entry is copied. Returns -1
+ * (without calling done) if it cannot be queued. */
+typedef void (*store_done_fn)(void *ctx, int rc);
+int store_audit_async(struct store *st, const char *entry, size_t len,
+		      const unsigned char *secret_id, store_done_fn done, void *ctx);
+
 /* Newest first; secret_id NULL lists all. */
 int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,
 		     store_audit_fn fn, void *ctx);

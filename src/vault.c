@@ -272,21 +272,24 @@ struct audit_ev {
 
 /* Appends inside the caller's write transaction. Names are sealed under the
  * audit key; with no key (vault locked) the name is left out entirely. */
-static int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
-			      const struct audit_ev *ev)
+/* Builds an audit entry's text (free with crypto_wipe_free). Names are
+ * sealed under the audit key and their blind index goes to *id; with no key
+ * (vault locked) the name is left out entirely. */
+static char *vault_audit_text(struct vault *v, const struct vault_keys *k,
+			      const struct audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
+			      int *has_id)
 {
 	char ts[32], *text = NULL;
-	unsigned char id[CRYPTO_HASH_LEN], *sealed = NULL;
-	const unsigned char *idp = NULL;
+	unsigned char *sealed = NULL;
 	json_t *e;
-	int rc = -1;
 
+	*has_id = 0;
 	util_iso8601(util_now_ms(), ts, sizeof(ts));
 	e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "timestamp", ts, "groupId", v->cfg->group_id,
 		      "action", ev->action, "userId", ev->user ? ev->user : "system", "ipAddress",
 		      ev->ip ? ev->ip : "", "success", ev->success);
 	if (e == NULL)
-		return -1;
+		return NULL;
 	if (ev->target_user != NULL)
 		json_object_set_new(e, "targetUserId", json_string(ev->target_user));
 	if (ev->error != NULL)
@@ -307,16 +310,27 @@ static int vault_audit_append(struct vault *v, struct store_tx *tx, const struct
 		enc_b64_encode(sealed, slen, b64, 0);
 		json_object_set_new(e, "secretKeySealed", json_string(b64));
 		free(b64);
-		idp = id;
+		*has_id = 1;
 	}
 	text = json_dumps(e, JSON_COMPACT);
-	if (text == NULL)
-		goto done;
-	rc = store_audit_append(tx, text, strlen(text), idp);
 done:
-	crypto_wipe_free(text);
 	free(sealed);
 	json_decref(e);
+	return text;
+}
+
+/* Appends inside the caller's write transaction. */
+static int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
+			      const struct audit_ev *ev)
+{
+	unsigned char id[CRYPTO_HASH_LEN];
+	int has_id, rc;
+	char *text = vault_audit_text(v, k, ev, id, &has_id);
+
+	if (text == NULL)
+		return -1;
+	rc = store_audit_append(tx, text, strlen(text), has_id ? id : NULL);
+	crypto_wipe_free(text);
 	return rc;
 }
 
@@ -961,14 +975,76 @@ static void vault_deny(struct vault *v, const struct vault_keys *k, const char *
 		log_warn("%s: could not audit %s", __func__, action);
 }
 
+struct vault_reveal {
+	struct vault *v;
+	json_t *body; /* held back until the audit entry is durable */
+	char *entry;
+	unsigned char id[CRYPTO_HASH_LEN];
+	int has_id;
+};
+
+void vault_reveal_free(struct vault_reveal *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->body);
+	crypto_wipe_free(r->entry);
+	free(r);
+}
+
+json_t *vault_reveal_take(struct vault_reveal *r)
+{
+	json_t *b = r->body;
+
+	r->body = NULL;
+	return b;
+}
+
+int vault_reveal_submit(struct vault_reveal *r, void (*done)(void *ctx, int rc), void *ctx)
+{
+	return store_audit_async(r->v->st, r->entry, strlen(r->entry), r->has_id ? r->id : NULL,
+				 done, ctx);
+}
+
+struct reveal_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, rc;
+};
+
+static void vault_reveal_woken(void *ctx, int rc)
+{
+	struct reveal_wait *w = ctx;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	w->rc = rc;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+enum api_err vault_reveal_wait(struct vault_reveal *r)
+{
+	struct reveal_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+	if (vault_reveal_submit(r, vault_reveal_woken, &w) != 0)
+		return API_AUDIT_FAILED;
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	return w.rc == 0 ? API_OK : API_AUDIT_FAILED;
+}
+
 enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, const char *ip, json_t **out)
+			      size_t len, const char *ip, struct vault_reveal **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
+	struct vault_reveal *rv = NULL;
 	struct vault_keys *k;
-	json_t *r = NULL;
+	json_t *r = NULL, *md;
 	int64_t version = 0;
 	size_t rlen = 0;
 	enum api_err err;
@@ -987,42 +1063,46 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 		return API_ACCESS_DENIED;
 	}
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
-	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
-		err = API_AUDIT_FAILED;
+	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
+		err = API_STORE_FAILED;
 		goto done;
 	}
 	found = store_secret_get(tx, id, &version, &rec, &rlen);
+	store_tx_rollback(tx);
 	if (found != 0) {
-		store_tx_rollback(tx);
 		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
 	}
 	r = record_open(k->data, id, version, rec, rlen);
 	if (r == NULL || strlen(json_string_value(json_object_get(r, "key"))) != len ||
 	    memcmp(json_string_value(json_object_get(r, "key")), name, len) != 0) {
-		store_tx_rollback(tx);
 		log_err("%s: a stored record failed its integrity check", __func__);
 		err = API_CORRUPT;
 		goto done;
 	}
-	/* Audit before reveal: the value is returned only after this commits. */
-	if (vault_audit_append(v, tx, k, &ev) != 0) {
-		store_tx_rollback(tx);
-		err = API_AUDIT_FAILED;
+	md = json_object_get(r, "metadata");
+	rv = calloc(1, sizeof(*rv));
+	if (rv == NULL) {
+		err = API_INTERNAL;
 		goto done;
 	}
-	if (store_tx_commit(tx) != 0) {
-		err = API_AUDIT_FAILED;
+	rv->v = v;
+	rv->body = json_pack("{s:O,s:O,s:o}", "key", json_object_get(r, "key"), "value",
+			     json_object_get(r, "value"), "metadata",
+			     json_is_object(md) ? json_incref(md) : json_object());
+	/* Audit before reveal: the caller sends body only after this entry
+	 * commits (vault_reveal_submit / vault_reveal_wait). */
+	rv->entry = vault_audit_text(v, k, &ev, rv->id, &rv->has_id);
+	if (rv->body == NULL || rv->entry == NULL) {
+		err = API_INTERNAL;
 		goto done;
 	}
-	*out = json_pack("{s:O,s:O,s:o}", "key", json_object_get(r, "key"), "value",
-			 json_object_get(r, "value"), "metadata",
-			 json_is_object(json_object_get(r, "metadata"))
-			     ? json_incref(json_object_get(r, "metadata"))
-			     : json_object());
-	err = *out ? API_OK : API_INTERNAL;
+	*out = rv;
+	rv = NULL;
+	err = API_OK;
 done:
 	pthread_rwlock_unlock(&v->rw);
+	vault_reveal_free(rv);
 	json_decref(r);
 	free(rec);
 	return err;

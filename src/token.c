@@ -2,6 +2,7 @@
  * never trusts the payload before the MAC over its exact bytes has passed. */
 #include "token.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,7 @@ struct cap *token_verify(const unsigned char *key, size_t keylen, const char *to
 	cap = calloc(1, sizeof(*cap));
 	if (cap == NULL)
 		goto fail;
+	cap->refs = 1;
 	cap->payload = p;
 	cap->id = token_str(p, "id", 64);
 	cap->group_id = token_str(p, "groupId", 255);
@@ -119,10 +121,81 @@ fail:
 
 void token_cap_free(struct cap *cap)
 {
-	if (cap == NULL)
+	if (cap == NULL || --cap->refs > 0)
 		return;
 	json_decref(cap->payload);
 	free(cap);
+}
+
+struct tc_slot {
+	unsigned char hash[CRYPTO_HASH_LEN];
+	struct cap *cap;
+};
+
+struct token_cache {
+	pthread_mutex_t mu;
+	unsigned nslots;
+	struct tc_slot *slots;
+};
+
+struct token_cache *token_cache_new(unsigned slots)
+{
+	struct token_cache *tc = calloc(1, sizeof(*tc));
+
+	if (tc == NULL)
+		return NULL;
+	tc->slots = calloc(slots, sizeof(*tc->slots));
+	if (tc->slots == NULL) {
+		free(tc);
+		return NULL;
+	}
+	tc->nslots = slots;
+	pthread_mutex_init(&tc->mu, NULL);
+	return tc;
+}
+
+void token_cache_free(struct token_cache *tc)
+{
+	if (tc == NULL)
+		return;
+	for (unsigned i = 0; i < tc->nslots; i++)
+		token_cap_free(tc->slots[i].cap);
+	pthread_mutex_destroy(&tc->mu);
+	free(tc->slots);
+	free(tc);
+}
+
+struct cap *token_verify_cached(struct token_cache *tc, const unsigned char *key, size_t keylen,
+				const char *tok, size_t len)
+{
+	unsigned char h[CRYPTO_HASH_LEN];
+	struct tc_slot *s;
+	struct cap *c = NULL, *old = NULL;
+	uint64_t idx;
+
+	if (len == 0 || len > TOKEN_MAX_LEN || crypto_sha256(tok, len, h) != 0)
+		return NULL;
+	memcpy(&idx, h, sizeof(idx));
+	s = &tc->slots[idx % tc->nslots];
+	pthread_mutex_lock(&tc->mu);
+	if (s->cap != NULL && memcmp(s->hash, h, sizeof(h)) == 0) {
+		c = s->cap;
+		c->refs++;
+	}
+	pthread_mutex_unlock(&tc->mu);
+	if (c != NULL)
+		return c;
+	c = token_verify(key, keylen, tok, len);
+	if (c == NULL)
+		return NULL;
+	c->refs++; /* one for the cache */
+	pthread_mutex_lock(&tc->mu);
+	old = s->cap;
+	memcpy(s->hash, h, sizeof(h));
+	s->cap = c;
+	pthread_mutex_unlock(&tc->mu);
+	token_cap_free(old);
+	return c;
 }
 
 int token_in_scope(const struct cap *cap, const char *name, size_t namelen)

@@ -15,6 +15,7 @@
 #define TOKEN_ID_LEN 32 /* hex characters */
 
 struct cap {
+	_Atomic int refs;
 	json_t *payload; /* owns the strings below */
 	const char *id;
 	const char *group_id;
@@ -33,7 +34,19 @@ char *token_sign(const unsigned char *key, size_t keylen, const json_t *payload)
 /* Verifies the signature (constant time) and the payload's shape. Returns a
  * cap to free with token_cap_free, or NULL when anything is wrong. */
 struct cap *token_verify(const unsigned char *key, size_t keylen, const char *tok, size_t len);
+/* Drops one reference; the last one frees. NULL is a no-op. */
 void token_cap_free(struct cap *cap);
+
+/* A cache of verified tokens keyed by SHA-256 of the whole token, so a
+ * token used again skips MAC, decoding and parsing. It caches only what
+ * token_verify accepted; revocation and expiry are still checked by the
+ * caller on every use. */
+struct token_cache;
+struct token_cache *token_cache_new(unsigned slots);
+void token_cache_free(struct token_cache *tc);
+/* token_verify through the cache: same answer, shared result. */
+struct cap *token_verify_cached(struct token_cache *tc, const unsigned char *key, size_t keylen,
+				const char *tok, size_t len);
 
 /* Does the token grant perm on name? Patterns: "*", exact names, and a
  * prefix ending in '*' ("prod.*"). */

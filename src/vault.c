@@ -52,6 +52,7 @@ struct vault {
 	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
 	struct ratelimit *unlock_rl;
 	struct regcache *tokens; /* registry cache for token checks */
+	struct token_cache *verified; /* tokens whose MAC and shape passed */
 	pthread_t timer;
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
@@ -192,7 +193,8 @@ struct vault *vault_new(const struct config *cfg)
 		goto fail;
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
-	if (v->unlock_rl == NULL || v->tokens == NULL)
+	v->verified = token_cache_new(VAULT_TOKEN_CACHE);
+	if (v->unlock_rl == NULL || v->tokens == NULL || v->verified == NULL)
 		goto fail;
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		goto fail;
@@ -212,6 +214,7 @@ fail:
 	store_close(v->st);
 	ratelimit_free(v->unlock_rl);
 	regcache_free(v->tokens);
+	token_cache_free(v->verified);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 	return NULL;
@@ -232,6 +235,7 @@ void vault_free(struct vault *v)
 	store_close(v->st);
 	ratelimit_free(v->unlock_rl);
 	regcache_free(v->tokens);
+	token_cache_free(v->verified);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 }
@@ -876,7 +880,7 @@ done:
 enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap)
 {
 	struct store_tx *tx;
-	struct cap *c = token_verify(v->sign_key, CRYPTO_HASH_LEN, tok, len);
+	struct cap *c = token_verify_cached(v->verified, v->sign_key, CRYPTO_HASH_LEN, tok, len);
 	unsigned char stored[CRYPTO_HASH_LEN], digest[CRYPTO_HASH_LEN];
 	int64_t expires = 0;
 	int revoked = 0, r;

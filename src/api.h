@@ -65,7 +65,7 @@ struct api_req {
 	const char *query_format;
 };
 
-struct vault_reveal;
+struct vault_defer;
 
 struct api_resp {
 	int status;
@@ -74,7 +74,7 @@ struct api_resp {
 	/* Set instead of body for a secret read: the answer goes out only once
 	 * its audit entry has committed (the HTTP layer waits without blocking
 	 * a thread). */
-	struct vault_reveal *reveal;
+	struct vault_defer *defer;
 };
 
 /* Fills resp with an error; details may be NULL. */

@@ -31,18 +31,18 @@ struct http {
 	_Atomic unsigned suspended; /* connections waiting for an audit commit */
 };
 
-enum { REVEAL_NONE, REVEAL_WAITING, REVEAL_OK, REVEAL_FAILED };
+enum { DEFER_NONE, DEFER_WAITING, DEFER_OK, DEFER_FAILED };
 
 /* Per-connection request state, created on the first callback. */
 struct http_conn {
 	char *body; /* wipe-on-free buffer */
 	size_t len, cap;
 	int too_large;
-	/* A secret read parked until its audit entry is durable. */
-	struct vault_reveal *reveal;
+	/* A secret read or write parked until its commit is durable. */
+	struct vault_defer *defer;
 	struct MHD_Connection *conn;
 	struct http *h;
-	_Atomic int reveal_state;
+	_Atomic int defer_state;
 };
 
 /* Bodies are wiped on free: they may carry a secret value. The length lives
@@ -152,27 +152,28 @@ static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, s
 
 /* Runs on the store's committer thread once the audit entry of a parked
  * read has committed (rc 0) or failed. */
-static void http_revealed(void *ctx, int rc)
+static void http_deferred_done(void *ctx, int rc)
 {
 	struct http_conn *hc = ctx;
 
-	hc->reveal_state = rc == 0 ? REVEAL_OK : REVEAL_FAILED;
+	hc->defer_state = rc == 0 ? DEFER_OK : DEFER_FAILED;
 	MHD_resume_connection(hc->conn);
 }
 
-/* The second half of a secret read: the value leaves only if its audit
- * entry is durable; otherwise 503 and the prepared answer is wiped. */
-static enum MHD_Result http_finish_reveal(struct http_conn *hc, struct MHD_Connection *c)
+/* The second half of a deferred request: a read's value leaves only if its
+ * audit entry is durable, a write is acknowledged only once it is durable;
+ * otherwise 503 and the prepared answer is wiped. */
+static enum MHD_Result http_finish_deferred(struct http_conn *hc, struct MHD_Connection *c)
 {
 	struct api_resp resp = {200, NULL, 0, NULL};
 	enum MHD_Result ret;
 
-	if (hc->reveal_state == REVEAL_OK)
-		resp.body = vault_reveal_take(hc->reveal);
+	if (hc->defer_state == DEFER_OK)
+		resp.body = vault_defer_take(hc->defer);
 	else
-		api_fail(&resp, API_AUDIT_FAILED, NULL);
-	vault_reveal_free(hc->reveal);
-	hc->reveal = NULL;
+		api_fail(&resp, vault_defer_failure(hc->defer), NULL);
+	vault_defer_free(hc->defer);
+	hc->defer = NULL;
 	hc->h->suspended--;
 	ret = http_send(c, &resp);
 	json_decref(resp.body);
@@ -258,17 +259,17 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	req.query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 
 	rt->handler(h->v, h->cfg, &req, &resp);
-	if (resp.reveal != NULL) {
+	if (resp.defer != NULL) {
 		/* Park the connection (no thread waits) until the committer has
 		 * made the audit entry durable; it then resumes us. */
-		hc->reveal = resp.reveal;
+		hc->defer = resp.defer;
 		hc->conn = c;
 		hc->h = h;
-		hc->reveal_state = REVEAL_WAITING;
+		hc->defer_state = DEFER_WAITING;
 		h->suspended++;
 		MHD_suspend_connection(c);
-		if (vault_reveal_submit(hc->reveal, http_revealed, hc) != 0)
-			http_revealed(hc, -1);
+		if (vault_defer_submit(hc->defer, http_deferred_done, hc) != 0)
+			http_deferred_done(hc, -1);
 		json_decref(req.body);
 		token_cap_free(cap);
 		return MHD_YES;
@@ -288,10 +289,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 	struct http_conn *hc = *con_cls;
 
 	(void)version;
-	if (hc != NULL && hc->reveal != NULL) {
-		if (hc->reveal_state == REVEAL_WAITING)
+	if (hc != NULL && hc->defer != NULL) {
+		if (hc->defer_state == DEFER_WAITING)
 			return MHD_YES;
-		return http_finish_reveal(hc, c);
+		return http_finish_deferred(hc, c);
 	}
 	if (hc == NULL) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
@@ -347,8 +348,8 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (hc == NULL)
 		return;
-	if (hc->reveal != NULL) { /* the client left while its read was parked */
-		vault_reveal_free(hc->reveal);
+	if (hc->defer != NULL) { /* the client left while its read was parked */
+		vault_defer_free(hc->defer);
 		hc->h->suspended--;
 	}
 	crypto_wipe_free(hc->body);
@@ -417,7 +418,7 @@ void http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
-	/* Stop accepting, then let parked reads finish (the committer resumes
+	/* Stop accepting, then let parked requests finish (the committer resumes
 	 * them) before the daemon goes away. */
 	MHD_quiesce_daemon(h->d);
 	for (int i = 0; i < 5000 && h->suspended > 0; i++)

@@ -391,7 +391,7 @@ static void h_import(struct vault *v, const struct config *cfg, const struct api
 static void h_secret_get(struct vault *v, const struct config *cfg, const struct api_req *req,
 			 struct api_resp *resp)
 {
-	struct vault_reveal *out = NULL;
+	struct vault_defer *out = NULL;
 	enum api_err err;
 
 	(void)cfg;
@@ -401,7 +401,7 @@ static void h_secret_get(struct vault *v, const struct config *cfg, const struct
 		return;
 	}
 	resp->status = 200;
-	resp->reveal = out;
+	resp->defer = out;
 }
 
 static void h_secret_put(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -409,8 +409,8 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 {
 	json_t *value = json_object_get(req->body, "value");
 	json_t *md = json_object_get(req->body, "metadata");
+	struct vault_defer *out = NULL;
 	enum api_err err;
-	int created = 0;
 
 	if (!json_is_string(value) || json_string_length(value) == 0) {
 		fail_field(resp, "value", "Value is required");
@@ -426,12 +426,13 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 		fail_field(resp, "metadata", "Must be an object");
 		return;
 	}
-	err = vault_secret_put(v, req->cap, req->param, req->param_len, value, md, req->ip,
-			       &created);
-	if (err != API_OK)
+	err = vault_secret_put(v, req->cap, req->param, req->param_len, value, md, req->ip, &out);
+	if (err != API_OK) {
 		api_fail(resp, err, NULL);
-	else
-		api_reply(resp, 200, json_pack("{s:b,s:b}", "success", 1, "created", created));
+		return;
+	}
+	resp->status = 200;
+	resp->defer = out;
 }
 
 static void h_secret_delete(struct vault *v, const struct config *cfg, const struct api_req *req,

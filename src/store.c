@@ -97,6 +97,8 @@ static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB
 
 struct store_job {
 	struct store_job *next;
+	store_job_fn fn; /* NULL: append entry */
+	void *arg;
 	store_done_fn done;
 	void *ctx;
 	int rc;
@@ -415,6 +417,27 @@ static void store_commit_batch(struct store *st);
 static int store_audit_append_conn(struct store_tx *tx, const char *entry, size_t len,
 				   const unsigned char *secret_id);
 
+/* Runs one queued job in its own savepoint; a failure undoes it alone. */
+static int store_run_job(struct store *st, struct store_job *j)
+{
+	int rc;
+
+	if (store_exec(st->w->db, "SAVEPOINT j") != 0)
+		return -1;
+	st->saved_valid = st->head_valid;
+	st->saved_seq = st->head_seq;
+	memcpy(st->saved_hash, st->head_hash, sizeof(st->saved_hash));
+	rc = j->fn(st->w, j->arg);
+	if (rc == 0 && store_exec(st->w->db, "RELEASE j") == 0)
+		return 0;
+	store_exec(st->w->db, "ROLLBACK TO j");
+	store_exec(st->w->db, "RELEASE j");
+	st->head_valid = st->saved_valid;
+	st->head_seq = st->saved_seq;
+	memcpy(st->head_hash, st->saved_hash, sizeof(st->head_hash));
+	return -1;
+}
+
 /* The committer: takes every queued entry, appends them to the open batch
  * (joining any synchronous writers' work) and commits with one fsync. New
  * entries queue up meanwhile without blocking anyone. */
@@ -441,9 +464,13 @@ static void *store_committer_main(void *arg)
 			st->outer_open = rc == 0;
 		}
 		for (j = jobs; j != NULL; j = j->next) {
-			j->rc = rc != 0 ? -1
-					: store_audit_append_conn(st->w, j->entry, j->len,
-								  j->has_id ? j->id : NULL);
+			if (rc != 0)
+				j->rc = -1;
+			else if (j->fn == NULL) /* one statement: atomic by itself */
+				j->rc = store_audit_append_conn(st->w, j->entry, j->len,
+								j->has_id ? j->id : NULL);
+			else
+				j->rc = store_run_job(st, j);
 			if (j->rc == 0) {
 				st->batch_size++;
 				any = 1;
@@ -468,22 +495,8 @@ static void *store_committer_main(void *arg)
 	return NULL;
 }
 
-int store_audit_async(struct store *st, const char *entry, size_t len,
-		      const unsigned char *secret_id, store_done_fn done, void *ctx)
+static int store_enqueue(struct store *st, struct store_job *j)
 {
-	struct store_job *j = malloc(sizeof(*j) + len);
-
-	if (j == NULL)
-		return -1;
-	j->next = NULL;
-	j->done = done;
-	j->ctx = ctx;
-	j->rc = 0;
-	j->has_id = secret_id != NULL;
-	if (secret_id != NULL)
-		memcpy(j->id, secret_id, STORE_ID_LEN);
-	j->len = len;
-	memcpy(j->entry, entry, len);
 	pthread_mutex_lock(&st->qmu);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->qmu);
@@ -495,6 +508,37 @@ int store_audit_async(struct store *st, const char *entry, size_t len,
 	pthread_cond_signal(&st->qcv);
 	pthread_mutex_unlock(&st->qmu);
 	return 0;
+}
+
+int store_audit_async(struct store *st, const char *entry, size_t len,
+		      const unsigned char *secret_id, store_done_fn done, void *ctx)
+{
+	struct store_job *j = calloc(1, sizeof(*j) + len);
+
+	if (j == NULL)
+		return -1;
+	j->done = done;
+	j->ctx = ctx;
+	j->has_id = secret_id != NULL;
+	if (secret_id != NULL)
+		memcpy(j->id, secret_id, STORE_ID_LEN);
+	j->len = len;
+	memcpy(j->entry, entry, len);
+	return store_enqueue(st, j);
+}
+
+int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done,
+		      void *ctx)
+{
+	struct store_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -1;
+	j->fn = fn;
+	j->arg = arg;
+	j->done = done;
+	j->ctx = ctx;
+	return store_enqueue(st, j);
 }
 
 struct store *store_open(const char *dir)

@@ -78,6 +78,12 @@ typedef int (*store_audit_fn)(void *ctx, int64_t seq, const char *entry, size_t 
 typedef void (*store_done_fn)(void *ctx, int rc);
 int store_audit_async(struct store *st, const char *entry, size_t len,
 		      const unsigned char *secret_id, store_done_fn done, void *ctx);
+/* Queues fn(tx, arg) for the committer thread, which runs it in its own
+ * savepoint of the next batch (non-zero undoes it alone) and then calls
+ * done(ctx, rc) as above. Returns -1 (without calling done) if not queued. */
+typedef int (*store_job_fn)(struct store_tx *tx, void *arg);
+int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done,
+		      void *ctx);
 
 /* Newest first; secret_id NULL lists all. */
 int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,

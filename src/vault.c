@@ -979,33 +979,80 @@ static void vault_deny(struct vault *v, const struct vault_keys *k, const char *
 		log_warn("%s: could not audit %s", __func__, action);
 }
 
-struct vault_reveal {
+/* Work whose answer waits for a commit: a read (its audit entry) or a
+ * write (the record and its audit entry, written by the committer). */
+struct vault_defer {
 	struct vault *v;
-	json_t *body; /* held back until the audit entry is durable */
-	char *entry;
+	json_t *body;  /* a read's answer, held back until the entry is durable */
+	char *entry;   /* a read's entry; a write's "created" entry */
 	unsigned char id[CRYPTO_HASH_LEN];
 	int has_id;
+	/* a write */
+	int is_put;
+	unsigned char *data_key; /* a copy in the secure heap */
+	json_t *rec;
+	char *entry_updated;
+	int created;
 };
 
-void vault_reveal_free(struct vault_reveal *r)
+void vault_defer_free(struct vault_defer *r)
 {
 	if (r == NULL)
 		return;
 	json_decref(r->body);
+	json_decref(r->rec);
 	crypto_wipe_free(r->entry);
+	crypto_wipe_free(r->entry_updated);
+	crypto_secure_free(r->data_key, CRYPTO_KEY_LEN);
 	free(r);
 }
 
-json_t *vault_reveal_take(struct vault_reveal *r)
+json_t *vault_defer_take(struct vault_defer *r)
 {
 	json_t *b = r->body;
 
+	if (r->is_put)
+		return json_pack("{s:b,s:b}", "success", 1, "created", r->created);
 	r->body = NULL;
 	return b;
 }
 
-int vault_reveal_submit(struct vault_reveal *r, void (*done)(void *ctx, int rc), void *ctx)
+/* Runs on the committer thread inside the batch: bump the version, seal
+ * the record for it (the AAD binds the version), write it and its entry. */
+static int vault_put_job(struct store_tx *tx, void *arg)
 {
+	struct vault_defer *d = arg;
+	unsigned char *old = NULL, *rec;
+	int64_t version = 0;
+	size_t olen = 0, rlen = 0;
+	const char *entry;
+	int found, rc;
+
+	found = store_secret_get(tx, d->id, &version, &old, &olen);
+	free(old);
+	if (found < 0)
+		return -1;
+	d->created = found == 1;
+	rec = record_seal(d->data_key, d->id, version + 1, d->rec, &rlen);
+	if (rec == NULL)
+		return -1;
+	rc = store_secret_put(tx, d->id, version + 1, rec, rlen);
+	free(rec);
+	entry = d->created ? d->entry : d->entry_updated;
+	if (rc != 0 || store_audit_append(tx, entry, strlen(entry), d->has_id ? d->id : NULL) != 0)
+		return -1;
+	return 0;
+}
+
+enum api_err vault_defer_failure(const struct vault_defer *r)
+{
+	return r->is_put ? API_STORE_FAILED : API_AUDIT_FAILED;
+}
+
+int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx)
+{
+	if (r->is_put)
+		return store_write_async(r->v->st, vault_put_job, r, done, ctx);
 	return store_audit_async(r->v->st, r->entry, strlen(r->entry), r->has_id ? r->id : NULL,
 				 done, ctx);
 }
@@ -1016,7 +1063,7 @@ struct reveal_wait {
 	int done, rc;
 };
 
-static void vault_reveal_woken(void *ctx, int rc)
+static void vault_defer_woken(void *ctx, int rc)
 {
 	struct reveal_wait *w = ctx;
 
@@ -1027,26 +1074,26 @@ static void vault_reveal_woken(void *ctx, int rc)
 	pthread_mutex_unlock(&w->mu);
 }
 
-enum api_err vault_reveal_wait(struct vault_reveal *r)
+enum api_err vault_defer_wait(struct vault_defer *r)
 {
 	struct reveal_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 
-	if (vault_reveal_submit(r, vault_reveal_woken, &w) != 0)
-		return API_AUDIT_FAILED;
+	if (vault_defer_submit(r, vault_defer_woken, &w) != 0)
+		return vault_defer_failure(r);
 	pthread_mutex_lock(&w.mu);
 	while (!w.done)
 		pthread_cond_wait(&w.cv, &w.mu);
 	pthread_mutex_unlock(&w.mu);
-	return w.rc == 0 ? API_OK : API_AUDIT_FAILED;
+	return w.rc == 0 ? API_OK : vault_defer_failure(r);
 }
 
 enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, const char *ip, struct vault_reveal **out)
+			      size_t len, const char *ip, struct vault_defer **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
-	struct vault_reveal *rv = NULL;
+	struct vault_defer *rv = NULL;
 	struct vault_keys *k;
 	json_t *r = NULL, *md;
 	int64_t version = 0;
@@ -1095,7 +1142,7 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 			     json_object_get(r, "value"), "metadata",
 			     json_is_object(md) ? json_incref(md) : json_object());
 	/* Audit before reveal: the caller sends body only after this entry
-	 * commits (vault_reveal_submit / vault_reveal_wait). */
+	 * commits (vault_defer_submit / vault_defer_wait). */
 	rv->entry = vault_audit_text(v, k, &ev, rv->id, &rv->has_id);
 	if (rv->body == NULL || rv->entry == NULL) {
 		err = API_INTERNAL;
@@ -1106,7 +1153,7 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 	err = API_OK;
 done:
 	pthread_rwlock_unlock(&v->rw);
-	vault_reveal_free(rv);
+	vault_defer_free(rv);
 	json_decref(r);
 	free(rec);
 	return err;
@@ -1114,18 +1161,14 @@ done:
 
 enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
 			      size_t len, json_t *value, json_t *metadata, const char *ip,
-			      int *created)
+			      struct vault_defer **out)
 {
-	struct store_tx *tx;
 	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1};
-	unsigned char id[CRYPTO_HASH_LEN], *old = NULL, *rec = NULL;
+	struct vault_defer *d;
 	struct vault_keys *k;
-	int64_t version = 0;
-	size_t olen = 0, rlen = 0;
-	json_t *r = NULL;
 	char ts[32];
-	enum api_err err;
-	int found;
+	int has_id2;
+	enum api_err err = API_INTERNAL;
 
 	pthread_rwlock_rdlock(&v->rw);
 	k = vault_keys_live(v);
@@ -1139,46 +1182,31 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 		pthread_rwlock_unlock(&v->rw);
 		return API_ACCESS_DENIED;
 	}
-	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		goto done;
+	d->v = v;
+	d->is_put = 1;
+	d->data_key = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (d->data_key == NULL)
+		goto done;
+	memcpy(d->data_key, k->data, CRYPTO_KEY_LEN);
 	util_iso8601(util_now_ms(), ts, sizeof(ts));
-	r = json_pack("{s:s%,s:O,s:o,s:s,s:s}", "key", name, len, "value", value, "metadata",
-		      metadata ? json_incref(metadata) : json_object(), "updatedAt", ts, "updatedBy",
-		      cap->user_id);
-	if (r == NULL) {
-		err = API_INTERNAL;
+	d->rec = json_pack("{s:s%,s:O,s:o,s:s,s:s}", "key", name, len, "value", value, "metadata",
+			   metadata ? json_incref(metadata) : json_object(), "updatedAt", ts,
+			   "updatedBy", cap->user_id);
+	/* Both entries are ready; the committer picks one once it knows. */
+	d->entry = vault_audit_text(v, k, &ev, d->id, &d->has_id);
+	ev.action = "secret.updated";
+	d->entry_updated = vault_audit_text(v, k, &ev, d->id, &has_id2);
+	if (d->rec == NULL || d->entry == NULL || d->entry_updated == NULL || !d->has_id)
 		goto done;
-	}
-	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
-		err = API_STORE_FAILED;
-		goto done;
-	}
-	found = store_secret_get(tx, id, &version, &old, &olen);
-	if (found < 0) {
-		store_tx_rollback(tx);
-		err = API_STORE_FAILED;
-		goto done;
-	}
-	*created = found == 1;
-	if (!*created)
-		ev.action = "secret.updated";
-	rec = record_seal(k->data, id, version + 1, r, &rlen);
-	if (rec == NULL) {
-		store_tx_rollback(tx);
-		err = API_INTERNAL;
-		goto done;
-	}
-	if (store_secret_put(tx, id, version + 1, rec, rlen) != 0 ||
-	    vault_audit_append(v, tx, k, &ev) != 0) {
-		store_tx_rollback(tx);
-		err = API_STORE_FAILED;
-		goto done;
-	}
-	err = store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
+	*out = d;
+	d = NULL;
+	err = API_OK;
 done:
 	pthread_rwlock_unlock(&v->rw);
-	json_decref(r);
-	free(old);
-	free(rec);
+	vault_defer_free(d);
 	return err;
 }
 

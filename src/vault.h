@@ -50,22 +50,26 @@ enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 
 /* Secrets; the cap has been checked by vault_token_check. */
 
-/* A read whose answer is held back until its audit entry is durable. */
-struct vault_reveal;
+/* A read or write whose answer is held back until its commit. */
+struct vault_defer;
 /* Prepares a read: on API_OK *out holds the answer and its audit entry. */
 enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, const char *ip, struct vault_reveal **out);
+			      size_t len, const char *ip, struct vault_defer **out);
 /* Queues the audit entry; done(ctx, 0) runs (on the committer thread) once
  * it is durable, done(ctx, -1) if it failed. Returns -1 if not queued. */
-int vault_reveal_submit(struct vault_reveal *r, void (*done)(void *ctx, int rc), void *ctx);
+int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx);
 /* The same, waiting: API_OK once durable, else API_AUDIT_FAILED. */
-enum api_err vault_reveal_wait(struct vault_reveal *r);
+enum api_err vault_defer_wait(struct vault_defer *r);
+/* The error to answer when the commit failed (503 kinds). */
+enum api_err vault_defer_failure(const struct vault_defer *r);
 /* The answer (the caller owns it); only after a successful commit. */
-json_t *vault_reveal_take(struct vault_reveal *r);
-void vault_reveal_free(struct vault_reveal *r);
+json_t *vault_defer_take(struct vault_defer *r);
+void vault_defer_free(struct vault_defer *r);
+/* Prepares a write; the committer performs it when submitted, and the
+ * answer ({success, created}) is known once it is durable. */
 enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
 			      size_t len, json_t *value, json_t *metadata, const char *ip,
-			      int *created);
+			      struct vault_defer **out);
 enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
 				 size_t len, const char *ip);
 enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,

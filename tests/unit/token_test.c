@@ -134,9 +134,8 @@ static void test_verify_cache(void **state)
 	b = token_verify_cached(tc, key, 32, t1, strlen(t1));
 	assert_non_null(a);
 	assert_ptr_equal(a, b); /* the second use is a hit */
-	/* A cached token under a different key is still refused: the key is
-	 * part of what was verified, so the cache must not be shared across
-	 * keys, and a forgery never enters it. */
+	/* A tampered copy of a cached token is a different cache key: it is
+	 * verified afresh and refused. */
 	t1[strlen(t1) - 2] ^= 1;
 	assert_null(token_verify_cached(tc, key, 32, t1, strlen(t1)));
 	t1[strlen(t1) - 2] ^= 1;

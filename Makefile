@@ -22,7 +22,7 @@ TSRC     := $(wildcard tests/unit/*_test.c)
 TBIN     := $(TSRC:tests/unit/%.c=build/test/%)
 SOBJ     := $(SRC:src/%.c=build/sobj/%.o)
 
-.PHONY: all deps test-deps run test unit api clean routes fuzz fuzz-build valgrind
+.PHONY: all deps test-deps run test unit api clean routes fuzz fuzz-build valgrind bench
 
 all: deps build/groupvaultd
 
@@ -105,6 +105,17 @@ valgrind: test-deps build/groupvaultd build/san/groupvaultd
 	@GROUPVAULTD=build/groupvaultd GV_TIMEOUT=300 GV_LOAD_SECONDS=5 \
 	GV_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 		python3 tests/api/run.py $(ONLY)
+
+# Benchmarks: figures and ratios against nginx measured in the same run.
+build/bench/argon2_raw: bench/argon2_raw.c | build/bench
+	@$(CC) -O2 -o $@ $< $(shell pkg-config --cflags --libs libargon2)
+
+build/bench:
+	@mkdir -p $@
+
+bench: all build/bench/argon2_raw
+	@scripts/deps.sh bench
+	@python3 bench/bench.py
 
 routes: build/groupvaultd
 	@build/groupvaultd --routes

@@ -1,10 +1,13 @@
 -- write.lua: each request stores a new secret (unique per thread and
 -- connection), so every request is a durable, audited create.
 local counter = 0
-local limit = tonumber(os.getenv("GV_FILL") or "0")
+local threads = 0
 
+-- Unique per run and per thread, so every request creates a new secret.
 function setup(thread)
-  thread:set("prefix", "t" .. tostring(math.random(1, 1e9)))
+  threads = threads + 1
+  thread:set("prefix", string.format("t%d-%d-%d", os.time(), math.floor(os.clock() * 1e6),
+                                     threads))
 end
 
 function request()
@@ -15,10 +18,4 @@ function request()
   headers["Content-Type"] = "application/json"
   return wrk.format("POST", path, headers,
                     '{"value":"sk-live-0123456789abcdef0123456789","metadata":{"env":"bench"}}')
-end
-
-function response(status, headers, body)
-  if limit > 0 and counter >= limit then
-    wrk.thread:stop()
-  end
 end

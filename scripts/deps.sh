@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: make sure the Debian packages groupvault builds and tests with are
 # installed. As root it runs apt-get; otherwise it prints the one command to run.
-# Usage: scripts/deps.sh build|test|fuzz|valgrind
+# Usage: scripts/deps.sh build|test|fuzz|valgrind|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev"
 test_pkgs="libcmocka-dev python3 curl"
@@ -11,7 +11,8 @@ build) want="$build" ;;
 test) want="$build $test_pkgs" ;;
 fuzz) want="$build $test_pkgs $fuzz_pkgs" ;;
 valgrind) want="$build $test_pkgs valgrind" ;;
-*) echo "usage: $0 build|test|fuzz|valgrind" >&2; exit 2 ;;
+bench) want="$build python3 nginx-light wrk" ;;
+*) echo "usage: $0 build|test|fuzz|valgrind|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""bench.py: `make bench`. Measures groupvaultd against nginx (1 worker,
+access_log off, serving a body the size of a secret read) on this machine,
+alternating runs so machine noise hits both, and prints one table of
+figures, ratios and targets (also written to bench/results/latest.md).
+Exits 1 if a target is missed. Never part of `make test`.
+
+Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_REPS (3),
+BENCH_FILL (100000)."""
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "groupvaultd")
+RAW = os.path.join(ROOT, "build", "bench", "argon2_raw")
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+FILL = int(os.environ.get("BENCH_FILL", "100000"))
+AUTH = "bench-auth-token-0123456789"
+PASSWORD = "benchmark password 123"
+VALUE = "sk-live-0123456789abcdef0123456789"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(port, method, path, body=None, headers=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def rss(pid):
+    """(VmRSS, Pss, Private) in KiB."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                out["rss"] = int(line.split()[1])
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            k, v = line.split(":", 1) if ":" in line else (None, None)
+            if k in ("Pss", "Private_Clean", "Private_Dirty"):
+                out[k] = int(v.split()[0])
+    return out["rss"], out.get("Pss", 0), out.get("Private_Clean", 0) + out.get("Private_Dirty", 0)
+
+
+def to_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+
+def wrk(url, conns, headers=(), script=None, seconds=SECONDS, env=None):
+    cmd = ["wrk", "-t%d" % (1 if conns == 1 else 2), "-c%d" % conns, "-d%ds" % seconds,
+           "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True,
+                         env=dict(os.environ, **(env or {}))).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise SystemExit("wrk saw %s non-2xx answers from %s:\n%s" % (bad.group(1), url, out))
+    return rps, p99
+
+
+class Vault:
+    def __init__(self, **env):
+        self.dir = tempfile.mkdtemp(prefix="gv-bench-")
+        self.port = free_port()
+        e = dict(os.environ, GROUP_ID="bench", AUTH_TOKEN=AUTH, DATA_DIR=self.dir,
+                 PORT=str(self.port), QUIET="1", TOKEN_ISSUE_PER_HOUR="1000000")
+        e.update(env)
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen([BIN], env=e)
+        self.ready_ms = None
+        while self.ready_ms is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if s.recv(64).startswith(b"HTTP/1.1 200"):
+                        self.ready_ms = (time.perf_counter() - self.t0) * 1000
+            except OSError:
+                time.sleep(0.0002)
+
+    def mgmt(self, method, path, body=None):
+        return http(self.port, method, path, body, {"x-auth-token": AUTH})
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nginx:
+    def __init__(self, body):
+        self.dir = tempfile.mkdtemp(prefix="gv-nginx-")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""worker_processes 1; daemon off; pid %(d)s/nginx.pid;
+error_log %(d)s/error.log; events { worker_connections 1024; }
+http { access_log off; client_body_temp_path %(d)s; proxy_temp_path %(d)s;
+fastcgi_temp_path %(d)s; uwsgi_temp_path %(d)s; scgi_temp_path %(d)s;
+server { listen 127.0.0.1:%(p)d; location / { default_type application/json;
+return 200 '%(b)s'; } } }
+""" % {"d": self.dir, "p": self.port, "b": body.replace("'", "\\'")})
+        self.proc = subprocess.Popen(["nginx", "-c", conf], stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.01)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def main():
+    rows = []
+    fails = []
+
+    def row(name, value, unit, ref=None, ratio=None, target=None, ok=None):
+        rows.append((name, value, unit, ref, ratio, target, ok))
+        if ok is False:
+            fails.append(name)
+
+    # exec -> first 200 on /health
+    starts = []
+    for _ in range(7):
+        v = Vault()
+        starts.append(v.ready_ms)
+        v.close()
+    row("exec → first /health 200 (median of 7)", med(starts), "ms", target="≤ 20 ms",
+        ok=med(starts) <= 20)
+
+    v = Vault()
+    st, _ = v.mgmt("POST", "/init", {"password": PASSWORD})
+    assert st == 200
+    idle_locked = rss(v.proc.pid)
+    unlocks = []
+    after = []
+    for _ in range(5):
+        v.mgmt("POST", "/lock")
+        t0 = time.perf_counter()
+        st, _ = v.mgmt("POST", "/unlock", {"password": PASSWORD})
+        unlocks.append((time.perf_counter() - t0) * 1000)
+        assert st == 200
+        time.sleep(0.1)
+        after.append(rss(v.proc.pid)[0])
+    raw = float(subprocess.run([RAW, "5"], capture_output=True, text=True).stdout)
+    row("/unlock wall time (median of 5)", med(unlocks), "ms", raw, med(unlocks) / raw,
+        "≤ 1.15 × raw libargon2", med(unlocks) / raw <= 1.15)
+    tok = http(v.port, "POST", "/tokens", {"userId": "bench", "permissions": ["read", "write"],
+                                            "ttlSeconds": 86400}, {"x-auth-token": AUTH})[1]["token"]
+    cap = "x-capability-token: " + tok
+    for i in range(10):
+        st, _ = http(v.port, "POST", "/secrets/key%d" % i, {"value": VALUE},
+                     {"x-capability-token": tok})
+        assert st == 200
+    st, body = http(v.port, "GET", "/secrets/key3", None, {"x-capability-token": tok})
+    time.sleep(0.2)
+    idle = rss(v.proc.pid)
+    row("idle RSS, unlocked, 10 secrets (VmRSS)", idle[0] / 1024, "MiB", target="≤ 5 MiB",
+        ok=idle[0] <= 5 * 1024)
+    row("  same, proportional (PSS) / private (USS)", "%.1f / %.1f" % (idle[1] / 1024,
+                                                                       idle[2] / 1024), "MiB")
+    row("RSS after an unlock completes − idle before", (med(after) - idle_locked[0]) / 1024,
+        "MiB", target="≤ 2 MiB", ok=med(after) - idle_locked[0] <= 2048)
+
+    ngx = Nginx(json.dumps(body, separators=(",", ":")))
+    vurl = "http://127.0.0.1:%d/secrets/key3" % v.port
+    nurl = "http://127.0.0.1:%d/secrets/key3" % ngx.port
+
+    peak = [0]
+    sampling = [False]
+
+    def sampler():
+        while sampling[0]:
+            peak[0] = max(peak[0], rss(v.proc.pid)[0])
+            time.sleep(0.02)
+
+    reads = {}
+    for c in (1, 16, 64):
+        vr, vp, nr, np_ = [], [], [], []
+        for _ in range(REPS):
+            r = wrk(nurl, c)
+            nr.append(r[0]); np_.append(r[1])
+            if c == 64:
+                sampling[0] = True
+                th = threading.Thread(target=sampler)
+                th.start()
+            r = wrk(vurl, c, [cap])
+            sampling[0] = False
+            if c == 64:
+                th.join()
+            vr.append(r[0]); vp.append(r[1])
+        reads[c] = (med(vr), med(vp), med(nr), med(np_))
+        ratio = med(vr) / med(nr)
+        row("audited GET /secrets/:key, c=%d, 10 secrets" % c, med(vr), "req/s", med(nr), ratio,
+            "≥ 0.5 × nginx" if c == 64 else None, (ratio >= 0.5) if c == 64 else None)
+    row("read p99, c=16", reads[16][1], "ms", reads[16][3], reads[16][1] / reads[16][3],
+        "≤ 2 × nginx p99", reads[16][1] <= 2 * reads[16][3])
+    row("peak RSS under c=64 reads", peak[0] / 1024, "MiB", target="≤ 16 MiB",
+        ok=peak[0] <= 16 * 1024)
+
+    hv, hn = [], []
+    for _ in range(REPS):
+        hn.append(wrk("http://127.0.0.1:%d/health" % ngx.port, 64)[0])
+        hv.append(wrk("http://127.0.0.1:%d/health" % v.port, 64)[0])
+    row("GET /health, c=64", med(hv), "req/s", med(hn), med(hv) / med(hn))
+
+    lua = os.path.join(ROOT, "bench", "write.lua")
+    w10 = [wrk("http://127.0.0.1:%d" % v.port, 16, [cap], lua)[0] for _ in range(REPS)]
+    row("durable POST /secrets/:key, c=16, ~10 secrets", med(w10), "req/s", target="≥ 8000/s",
+        ok=med(w10) >= 8000)
+
+    # Fill to FILL secrets with concurrent writes (batched per fsync), in
+    # rounds sized by the rate just measured.
+    def count():
+        return len(http(v.port, "GET", "/secrets", None, {"x-capability-token": tok})[1]["keys"])
+
+    t0 = time.perf_counter()
+    n = count()
+    rate = max(med(w10), 1000)
+    while n < FILL:
+        wrk("http://127.0.0.1:%d" % v.port, 64, [cap], lua,
+            seconds=max(1, int((FILL - n) / rate) + 1))
+        n = count()
+    fill_s = time.perf_counter() - t0
+    row("fill to %d secrets (c=64 writes)" % n, fill_s, "s", target="≥ %d secrets" % FILL,
+        ok=n >= FILL)
+
+    big = []
+    for _ in range(REPS):
+        wrk(nurl, 64)
+        big.append(wrk(vurl, 64, [cap])[0])
+    row("audited reads, c=64, %d secrets" % n, med(big), "req/s", reads[64][0],
+        med(big) / reads[64][0], "≥ 0.9 × at 10 (flat)", med(big) / reads[64][0] >= 0.9)
+    wbig = [wrk("http://127.0.0.1:%d" % v.port, 16, [cap], lua)[0] for _ in range(REPS)]
+    row("durable writes, c=16, %d secrets" % n, med(wbig), "req/s", med(w10),
+        med(wbig) / med(w10), "≥ 0.9 × at 10", med(wbig) / med(w10) >= 0.9)
+    ngx.close()
+    v.close()
+
+    lines = ["| figure | groupvaultd | unit | reference | ratio | target | met |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, value, unit, ref, ratio, target, ok in rows:
+        fmt = lambda x: ("%.2f" % x if isinstance(x, float) and x < 100 else
+                         "%.0f" % x if isinstance(x, float) else str(x)) if x is not None else ""
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            name, fmt(value), unit, fmt(ref), ("%.2f" % ratio) if ratio else "", target or "",
+            "" if ok is None else ("yes" if ok else "**no**")))
+    header = ["# groupvaultd benchmark", "",
+              "%s, %d cores, wrk runs of %gs, %d repetitions (medians), nginx %s with 1 worker "
+              "as the in-run reference." % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(),
+                                            SECONDS, REPS, subprocess.run(
+                                                ["nginx", "-v"], capture_output=True,
+                                                text=True).stderr.strip().split("/")[-1]), ""]
+    text = "\n".join(header + lines) + "\n"
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "latest.md"), "w") as f:
+        f.write(text)
+    print(text)
+    if fails:
+        print("targets missed: " + "; ".join(fails))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

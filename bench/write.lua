@@ -1,18 +1,31 @@
--- write.lua: each request stores a new secret (unique per thread and
--- connection), so every request is a durable, audited create.
+-- write.lua: durable, audited writes for wrk.
+--   wrk ... URL -- create        every request stores a new secret
+--   wrk ... URL -- update N      every request overwrites one of key0..keyN-1
 local counter = 0
 local threads = 0
+local mode = "create"
+local nkeys = 10
 
--- Unique per run and per thread, so every request creates a new secret.
+-- Unique per run and per thread, so creates never collide.
 function setup(thread)
   threads = threads + 1
   thread:set("prefix", string.format("t%d-%d-%d", os.time(), math.floor(os.clock() * 1e6),
                                      threads))
 end
 
+function init(args)
+  mode = args[1] or "create"
+  nkeys = tonumber(args[2] or "10")
+end
+
 function request()
   counter = counter + 1
-  local path = "/secrets/" .. prefix .. "-" .. counter
+  local path
+  if mode == "update" then
+    path = "/secrets/key" .. (counter % nkeys)
+  else
+    path = "/secrets/" .. prefix .. "-" .. counter
+  end
   local headers = {}
   for k, v in pairs(wrk.headers) do headers[k] = v end
   headers["Content-Type"] = "application/json"

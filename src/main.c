@@ -2,6 +2,7 @@
  * the process, opens the vault, serves HTTP until SIGINT/SIGTERM, then wipes
  * keys and closes the store. Read this first; then routes.c, vault.c, store.c. */
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_quiet(cfg.quiet);
+	/* Few malloc arenas: every thread does short allocations, and per-thread
+	 * arenas only add resident memory. */
+	mallopt(M_ARENA_MAX, 2);
 	if (crypto_init() != 0)
 		return 1;
 	/* Every JSON tree may hold plaintext: wipe each block on free. */

@@ -90,7 +90,7 @@ static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB
 #define STORE_SYNC_PRAGMA "PRAGMA synchronous=FULL"
 #endif
 
-#define STORE_MAX_READERS 16
+#define STORE_MAX_READERS 8
 #define STORE_MAX_BATCH 512
 #define STORE_RESULTS 1024       /* ring of recent batch results */
 #define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
@@ -390,7 +390,10 @@ static struct store_tx *store_conn_open(struct store *st, int write)
 	sqlite3_extended_result_codes(tx->db, 1);
 	/* synchronous=FULL: every commit fsyncs the WAL before it returns, which
 	 * is what makes a 2xx durable. secure_delete overwrites freed cells. */
+	/* Small page caches: the OS caches the file anyway, and hundreds of
+	 * vaults share a host. */
 	if (store_exec(tx->db, "PRAGMA journal_mode=WAL") != 0 ||
+	    store_exec(tx->db, write ? "PRAGMA cache_size=-1024" : "PRAGMA cache_size=-256") != 0 ||
 	    store_exec(tx->db, STORE_SYNC_PRAGMA) != 0 ||
 	    store_exec(tx->db, "PRAGMA secure_delete=ON") != 0 ||
 	    store_exec(tx->db, "PRAGMA trusted_schema=OFF") != 0)

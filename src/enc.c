@@ -126,7 +126,7 @@ void enc_hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hex_val(char c)
+int enc_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -142,7 +142,7 @@ int enc_hex_decode(const char *in, size_t len, unsigned char *out)
 	if (len % 2 != 0)
 		return -1;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_val(in[i]), lo = hex_val(in[i + 1]);
+		int hi = enc_hex_value(in[i]), lo = enc_hex_value(in[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i / 2] = (unsigned char)(hi << 4 | lo);

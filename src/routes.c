@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "enc.h"
 #include "token.h"
 #include "util.h"
 #include "vault.h"
@@ -528,17 +529,6 @@ const struct route *routes_match(const char *method, char **segs, size_t nsegs,
 	return NULL;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX in place; -1 on a bad escape or a decoded NUL. */
 static int pct_decode(char *s, size_t *outlen)
 {
@@ -546,7 +536,7 @@ static int pct_decode(char *s, size_t *outlen)
 
 	for (char *r = s; *r != '\0'; r++) {
 		if (*r == '%') {
-			int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
+			int hi = enc_hex_value(r[1]), lo = hi >= 0 ? enc_hex_value(r[2]) : -1;
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			*w++ = (char)(hi << 4 | lo);

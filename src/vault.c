@@ -979,6 +979,28 @@ static void vault_deny(struct vault *v, const struct vault_keys *k, const char *
 		log_warn("%s: could not audit %s", __func__, action);
 }
 
+/* The checks every secret operation starts with. On API_OK the session's
+ * keys are in *k and the caller holds v->rw for reading; otherwise the
+ * denial has been audited and nothing is held. */
+static enum api_err vault_secret_begin(struct vault *v, const struct cap *cap, const char *name,
+				       size_t len, const char *ip, unsigned perm,
+				       const char *denied, struct vault_keys **k)
+{
+	pthread_rwlock_rdlock(&v->rw);
+	*k = vault_keys_live(v);
+	if (*k == NULL) {
+		pthread_rwlock_unlock(&v->rw);
+		vault_deny(v, NULL, denied, cap, NULL, 0, ip, "Vault is locked");
+		return API_LOCKED;
+	}
+	if (!token_allows(cap, name, len, perm)) {
+		vault_deny(v, *k, denied, cap, name, len, ip, "Access denied");
+		pthread_rwlock_unlock(&v->rw);
+		return API_ACCESS_DENIED;
+	}
+	return API_OK;
+}
+
 /* Work whose answer waits for a commit: a read (its audit entry) or a
  * write (the record and its audit entry, written by the committer). */
 struct vault_defer {
@@ -1101,18 +1123,9 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 	enum api_err err;
 	int found;
 
-	pthread_rwlock_rdlock(&v->rw);
-	k = vault_keys_live(v);
-	if (k == NULL) {
-		pthread_rwlock_unlock(&v->rw);
-		vault_deny(v, NULL, "secret.read.denied", cap, NULL, 0, ip, "Vault is locked");
-		return API_LOCKED;
-	}
-	if (!token_allows(cap, name, len, TOKEN_PERM_READ)) {
-		vault_deny(v, k, "secret.read.denied", cap, name, len, ip, "Access denied");
-		pthread_rwlock_unlock(&v->rw);
-		return API_ACCESS_DENIED;
-	}
+	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_READ, "secret.read.denied", &k);
+	if (err != API_OK)
+		return err;
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
 	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
 		err = API_STORE_FAILED;
@@ -1168,20 +1181,12 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 	struct vault_keys *k;
 	char ts[32];
 	int has_id2;
-	enum api_err err = API_INTERNAL;
+	enum api_err err;
 
-	pthread_rwlock_rdlock(&v->rw);
-	k = vault_keys_live(v);
-	if (k == NULL) {
-		pthread_rwlock_unlock(&v->rw);
-		vault_deny(v, NULL, "secret.write.denied", cap, NULL, 0, ip, "Vault is locked");
-		return API_LOCKED;
-	}
-	if (!token_allows(cap, name, len, TOKEN_PERM_WRITE)) {
-		vault_deny(v, k, "secret.write.denied", cap, name, len, ip, "Access denied");
-		pthread_rwlock_unlock(&v->rw);
-		return API_ACCESS_DENIED;
-	}
+	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_WRITE, "secret.write.denied", &k);
+	if (err != API_OK)
+		return err;
+	err = API_INTERNAL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto done;
@@ -1220,18 +1225,9 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 	enum api_err err;
 	int r;
 
-	pthread_rwlock_rdlock(&v->rw);
-	k = vault_keys_live(v);
-	if (k == NULL) {
-		pthread_rwlock_unlock(&v->rw);
-		vault_deny(v, NULL, "secret.delete.denied", cap, NULL, 0, ip, "Vault is locked");
-		return API_LOCKED;
-	}
-	if (!token_allows(cap, name, len, TOKEN_PERM_DELETE)) {
-		vault_deny(v, k, "secret.delete.denied", cap, name, len, ip, "Access denied");
-		pthread_rwlock_unlock(&v->rw);
-		return API_ACCESS_DENIED;
-	}
+	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_DELETE, "secret.delete.denied", &k);
+	if (err != API_OK)
+		return err;
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
 	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;

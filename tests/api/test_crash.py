@@ -4,6 +4,7 @@ database opens cleanly and the audit chain verifies. 20 rounds here;
 GV_LONG=1 runs 500."""
 import os
 import random
+import sqlite3
 import threading
 import time
 
@@ -48,11 +49,21 @@ def test_kill9_loses_no_acknowledged_write():
             stop.set()
             for t in threads:
                 t.join()
-            v.start()  # store_open runs PRAGMA quick_check
+            # The file is consistent after the crash (SQLite's own check,
+            # which also replays the WAL the way the daemon will).
+            con = sqlite3.connect(os.path.join(v.data_dir, "vault.db"))
+            assert con.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            con.close()
+            v.start()
             expect(v.mgmt("POST", "/unlock", {"password": PASSWORD}), 200)
-            listed = {k["key"] for k in expect(v.cap("GET", "/secrets", tok), 200)["keys"]}
-            missing = [n for n in acked if n not in listed]
-            assert not missing, "acknowledged but lost in round %d: %s" % (rnd, missing[:5])
+            # Every acknowledged name is listed (the full listing decrypts
+            # every record, so in long runs it is done every 25 rounds).
+            full = rnd == ROUNDS - 1 or rnd % 25 == 0 or ROUNDS <= 20
+            listed = set()
+            if full:
+                listed = {k["key"] for k in expect(v.cap("GET", "/secrets", tok), 200)["keys"]}
+                missing = [n for n in acked if n not in listed]
+                assert not missing, "acknowledged but lost in round %d: %s" % (rnd, missing[:5])
             # Exact values for this round's acknowledged writes (and a sample
             # of older ones); anything present must be what was sent.
             names = [n for n in acked if n.startswith("r%d-" % rnd)]

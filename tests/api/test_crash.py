@@ -73,4 +73,6 @@ def test_kill9_loses_no_acknowledged_write():
             for n in listed:
                 assert n in sent, n
             assert expect(v.mgmt("GET", "/audit/verify"), 200)["valid"] is True
+        print("crash: %d rounds, %d acknowledged writes all present, %d sent" %
+              (ROUNDS, len(acked), len(sent)))
         assert len(acked) > ROUNDS  # the writers really got through

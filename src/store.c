@@ -35,6 +35,9 @@ enum {
 	Q_AUDIT_LIST,
 	Q_AUDIT_LIST_SECRET,
 	Q_AUDIT_ALL,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
 	Q_COUNT
 };
 
@@ -64,6 +67,10 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_AUDIT_LIST_SECRET] = "SELECT seq, entry FROM audit WHERE secret_id = ?1 "
 			    "ORDER BY seq DESC LIMIT ?2",
     [Q_AUDIT_ALL] = "SELECT seq, entry, hash FROM audit ORDER BY seq",
+    /* Readers' transaction control, prepared once (the hot read path). */
+    [Q_BEGIN] = "BEGIN",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
 };
 
 static const char store_schema_v1[] =
@@ -616,6 +623,20 @@ void store_close(struct store *st)
 
 /* ---- transactions: group commit for writers, a pool for readers ---- */
 
+/* Steps a prepared statement that returns no rows. */
+static int store_run(struct store_tx *tx, int q)
+{
+	sqlite3_stmt *s = tx->q[q];
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_err("store: %s", sqlite3_errmsg(tx->db));
+		return -1;
+	}
+	return 0;
+}
+
 static struct store_tx *store_reader_get(struct store *st)
 {
 	struct store_tx *tx = NULL;
@@ -683,7 +704,7 @@ struct store_tx *store_tx_begin(struct store *st, int write)
 		tx = store_reader_get(st);
 		if (tx == NULL)
 			return NULL;
-		if (store_exec(tx->db, "BEGIN") != 0) {
+		if (store_run(tx, Q_BEGIN) != 0) {
 			store_reader_put(tx);
 			return NULL;
 		}
@@ -773,7 +794,7 @@ int store_tx_commit(struct store_tx *tx)
 
 	if (tx->write)
 		return store_writer_end(tx->st, 1);
-	rc = store_exec(tx->db, "COMMIT");
+	rc = store_run(tx, Q_COMMIT);
 	store_reader_put(tx);
 	return rc;
 }
@@ -784,7 +805,7 @@ void store_tx_rollback(struct store_tx *tx)
 		store_writer_end(tx->st, 0);
 		return;
 	}
-	store_exec(tx->db, "ROLLBACK");
+	store_run(tx, Q_ROLLBACK);
 	store_reader_put(tx);
 }
 

@@ -90,6 +90,8 @@ struct cap *token_verify(const unsigned char *key, size_t keylen, const char *to
 		goto fail;
 	cap->refs = 1;
 	cap->payload = p;
+	if (crypto_sha256(tok, plen, cap->digest) != 0)
+		goto fail;
 	cap->id = token_str(p, "id", 64);
 	cap->group_id = token_str(p, "groupId", 255);
 	cap->user_id = token_str(p, "userId", 255);

@@ -23,6 +23,7 @@ struct cap {
 	json_t *allowed; /* array of strings */
 	unsigned perms;
 	int64_t expires_at; /* ms since the epoch */
+	unsigned char digest[32]; /* SHA-256 of the payload part as sent */
 };
 
 /* Parses a permission name; 0 when unknown. */

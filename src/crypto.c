@@ -4,6 +4,7 @@
 #include "crypto.h"
 
 #include <argon2.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -17,6 +18,26 @@
 #include "log.h"
 
 #define CRYPTO_SECURE_HEAP (64 * 1024)
+
+/* Algorithms fetched once: an implicit fetch on every call costs a
+ * provider lookup under a lock, on the hot path of every request. */
+static pthread_once_t crypto_fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *crypto_hmac;
+static EVP_CIPHER *crypto_gcm;
+static EVP_MD *crypto_sha;
+
+static void crypto_fetch(void)
+{
+	crypto_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	crypto_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	crypto_sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int crypto_fetched(void)
+{
+	pthread_once(&crypto_fetch_once, crypto_fetch);
+	return crypto_hmac != NULL && crypto_gcm != NULL && crypto_sha != NULL;
+}
 
 int crypto_init(void)
 {
@@ -121,7 +142,7 @@ int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LE
 {
 	unsigned int outlen = 0;
 
-	if (EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) != 1)
+	if (!crypto_fetched() || EVP_Digest(data, len, out, &outlen, crypto_sha, NULL) != 1)
 		return -1;
 	return 0;
 }
@@ -135,7 +156,6 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t 
 int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen,
 			 const void *b, size_t blen, unsigned char out[CRYPTO_HASH_LEN])
 {
-	EVP_MAC *mac;
 	EVP_MAC_CTX *ctx = NULL;
 	size_t outlen = 0;
 	int rc = -1;
@@ -144,10 +164,9 @@ int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t a
 	    OSSL_PARAM_construct_end(),
 	};
 
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac == NULL)
+	if (!crypto_fetched())
 		goto done;
-	ctx = EVP_MAC_CTX_new(mac);
+	ctx = EVP_MAC_CTX_new(crypto_hmac);
 	if (ctx == NULL || EVP_MAC_init(ctx, key, keylen, params) != 1)
 		goto done;
 	if (alen > 0 && EVP_MAC_update(ctx, a, alen) != 1)
@@ -159,7 +178,6 @@ int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t a
 	rc = 0;
 done:
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return rc;
 }
 
@@ -176,7 +194,7 @@ int crypto_gcm_encrypt(const unsigned char key[CRYPTO_KEY_LEN],
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		return -1;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1)
+	if (!crypto_fetched() || EVP_EncryptInit_ex(ctx, crypto_gcm, NULL, key, nonce) != 1)
 		goto done;
 	if (aadlen > 0 && EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
 		goto done;
@@ -207,7 +225,7 @@ int crypto_gcm_decrypt(const unsigned char key[CRYPTO_KEY_LEN],
 	if (ctx == NULL)
 		return -1;
 	memcpy(tagcopy, tag, sizeof(tagcopy));
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1)
+	if (!crypto_fetched() || EVP_DecryptInit_ex(ctx, crypto_gcm, NULL, key, nonce) != 1)
 		goto done;
 	if (aadlen > 0 && EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
 		goto done;

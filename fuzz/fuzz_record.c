@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = record_open(key, id, 1, data, size);
 	assert(o == NULL);
 	/* Arbitrary JSON as a record value: seal, open, compare, tamper. */
-	rec = json_pack("{s:s,s:s%,s:o}", "key", "k", "value", (const char *)data, size,
-			"metadata", json_object());
+	rec = json_pack("{s:s,s:s%,s:o}", "key", "k", "value", (const char *)data, size, "metadata",
+			json_object());
 	if (rec == NULL) /* not valid UTF-8 */
 		return 0;
 	blob = record_seal(key, id, 7, rec, &len);

@@ -44,8 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c = token_verify(key, sizeof(key), tok, len);
 		if (c != NULL) {
 			assert(strcmp(c->id, json_string_value(json_object_get(p, "id"))) == 0);
-			assert(strcmp(c->user_id, json_string_value(json_object_get(p, "userId"))) == 0);
-			assert(c->expires_at == json_integer_value(json_object_get(p, "expiresAt")));
+			assert(strcmp(c->user_id,
+				      json_string_value(json_object_get(p, "userId"))) == 0);
+			assert(c->expires_at ==
+			       json_integer_value(json_object_get(p, "expiresAt")));
 			token_cap_free(c);
 		}
 		if (len > 0) {

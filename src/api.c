@@ -40,10 +40,7 @@ static const struct {
     [API_STORE_FAILED] = {503, "Storage unavailable", "STORE_UNAVAILABLE"},
 };
 
-int api_status(enum api_err e)
-{
-	return e < API_ERR_COUNT ? api_errors[e].status : 500;
-}
+int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }
 
 const char *api_error_text(enum api_err e)
 {

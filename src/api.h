@@ -56,11 +56,11 @@ struct cap; /* a verified capability token (token.h) */
 
 struct api_req {
 	const char *method;
-	const char *param;      /* decoded path parameter, NUL-free, or NULL */
+	const char *param; /* decoded path parameter, NUL-free, or NULL */
 	size_t param_len;
-	json_t *body;           /* parsed JSON object, or NULL when none was sent */
-	const char *ip;         /* client address as text */
-	const struct cap *cap;  /* set for API_AUTH_CAP routes */
+	json_t *body;	       /* parsed JSON object, or NULL when none was sent */
+	const char *ip;	       /* client address as text */
+	const struct cap *cap; /* set for API_AUTH_CAP routes */
 	const char *query_limit;
 	const char *query_format;
 };
@@ -69,8 +69,8 @@ struct vault_defer;
 
 struct api_resp {
 	int status;
-	json_t *body;           /* owned; serialised and wiped after sending */
-	unsigned retry_after;   /* seconds; 0 for none */
+	json_t *body;	      /* owned; serialised and wiped after sending */
+	unsigned retry_after; /* seconds; 0 for none */
 	/* Set instead of body for a secret read: the answer goes out only once
 	 * its audit entry has committed (the HTTP layer waits without blocking
 	 * a thread). */

@@ -89,8 +89,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	if (config_str("GROUP_ID", cfg->group_id, sizeof(cfg->group_id), 1, err, errlen) ||
 	    config_str("AUTH_TOKEN", cfg->auth_token, sizeof(cfg->auth_token), 1, err, errlen) ||
-	    config_str("SIGNING_KEY", cfg->signing_key, sizeof(cfg->signing_key), 0, err,
-		       errlen) ||
+	    config_str("SIGNING_KEY", cfg->signing_key, sizeof(cfg->signing_key), 0, err, errlen) ||
 	    config_str("DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), 1, err, errlen) ||
 	    config_str("BIND_ADDRESS", cfg->bind_address, sizeof(cfg->bind_address), 1, err,
 		       errlen))
@@ -103,11 +102,11 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "SIGNING_KEY must be at least 32 characters");
 		return -1;
 	}
-#define UINT_VAR(name, lo, hi, field)                                                            \
-	do {                                                                                     \
-		if (config_uint(name, lo, hi, &n, err, errlen) != 0)                             \
-			return -1;                                                               \
-		cfg->field = n;                                                                  \
+#define UINT_VAR(name, lo, hi, field)                                                              \
+	do {                                                                                       \
+		if (config_uint(name, lo, hi, &n, err, errlen) != 0)                               \
+			return -1;                                                                 \
+		cfg->field = n;                                                                    \
 	} while (0)
 	UINT_VAR("PORT", 1, 65535, port);
 	UINT_VAR("SESSION_TTL_SECONDS", 1, 86400, session_ttl);

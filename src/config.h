@@ -13,20 +13,20 @@ struct config {
 	char data_dir[1024];
 	char bind_address[64];
 	uint16_t port;
-	unsigned session_ttl;       /* seconds */
-	size_t max_body;            /* bytes */
-	size_t max_value;           /* bytes */
+	unsigned session_ttl; /* seconds */
+	size_t max_body;      /* bytes */
+	size_t max_value;     /* bytes */
 	unsigned max_connections;
 	unsigned connection_timeout; /* seconds */
 	unsigned threads;
 	unsigned unlock_max_failures;
-	unsigned unlock_window;     /* seconds */
+	unsigned unlock_window; /* seconds */
 	unsigned token_issue_per_hour;
-	unsigned token_min_ttl;     /* seconds */
-	unsigned kdf_memory;        /* KiB, for new vaults */
+	unsigned token_min_ttl; /* seconds */
+	unsigned kdf_memory;	/* KiB, for new vaults */
 	unsigned kdf_iterations;
 	unsigned kdf_parallelism;
-	int trust_proxy;            /* take the client address from X-Forwarded-For */
+	int trust_proxy; /* take the client address from X-Forwarded-For */
 	int quiet;
 };
 

@@ -4,11 +4,11 @@
 #include "crypto.h"
 
 #include <argon2.h>
-#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -56,10 +56,7 @@ int crypto_init(void)
 	return 0;
 }
 
-void *crypto_secure_alloc(size_t len)
-{
-	return OPENSSL_secure_zalloc(len);
-}
+void *crypto_secure_alloc(size_t len) { return OPENSSL_secure_zalloc(len); }
 
 void crypto_secure_free(void *p, size_t len)
 {
@@ -120,10 +117,7 @@ int crypto_random(void *buf, size_t len)
 	return 0;
 }
 
-int crypto_equal(const void *a, const void *b, size_t len)
-{
-	return CRYPTO_memcmp(a, b, len) == 0;
-}
+int crypto_equal(const void *a, const void *b, size_t len) { return CRYPTO_memcmp(a, b, len) == 0; }
 
 int crypto_equal_str(const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -153,8 +147,8 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t 
 	return crypto_hmac_sha256_2(key, keylen, data, len, NULL, 0, out);
 }
 
-int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen,
-			 const void *b, size_t blen, unsigned char out[CRYPTO_HASH_LEN])
+int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen, const void *b,
+			 size_t blen, unsigned char out[CRYPTO_HASH_LEN])
 {
 	EVP_MAC_CTX *ctx = NULL;
 	size_t outlen = 0;
@@ -266,11 +260,10 @@ int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t
 
 int crypto_kdf_valid(const struct crypto_kdf *kdf)
 {
-	return kdf->memory_kib >= CRYPTO_KDF_MIN_MEMORY && kdf->memory_kib <= CRYPTO_KDF_MAX_MEMORY &&
-	       kdf->iterations >= CRYPTO_KDF_MIN_ITER && kdf->iterations <= CRYPTO_KDF_MAX_ITER &&
-	       kdf->parallelism >= CRYPTO_KDF_MIN_LANES &&
-	       kdf->parallelism <= CRYPTO_KDF_MAX_LANES &&
-	       kdf->memory_kib >= 8 * kdf->parallelism;
+	return kdf->memory_kib >= CRYPTO_KDF_MIN_MEMORY &&
+	       kdf->memory_kib <= CRYPTO_KDF_MAX_MEMORY && kdf->iterations >= CRYPTO_KDF_MIN_ITER &&
+	       kdf->iterations <= CRYPTO_KDF_MAX_ITER && kdf->parallelism >= CRYPTO_KDF_MIN_LANES &&
+	       kdf->parallelism <= CRYPTO_KDF_MAX_LANES && kdf->memory_kib >= 8 * kdf->parallelism;
 }
 
 int crypto_argon2id_raw(const struct crypto_kdf *kdf, const void *pw, size_t pwlen,

@@ -14,8 +14,8 @@
 #define CRYPTO_HASH_LEN 32
 
 /* Argon2id bounds accepted for stored vault parameters. */
-#define CRYPTO_KDF_MIN_MEMORY 1024u     /* KiB */
-#define CRYPTO_KDF_MAX_MEMORY 262144u   /* KiB: 256 MiB */
+#define CRYPTO_KDF_MIN_MEMORY 1024u   /* KiB */
+#define CRYPTO_KDF_MAX_MEMORY 262144u /* KiB: 256 MiB */
 #define CRYPTO_KDF_MIN_ITER 1u
 #define CRYPTO_KDF_MAX_ITER 16u
 #define CRYPTO_KDF_MIN_LANES 1u
@@ -60,8 +60,8 @@ int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LE
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 		       unsigned char out[CRYPTO_HASH_LEN]);
 /* HMAC over two parts (e.g. a label and a name) without concatenating. */
-int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen,
-			 const void *b, size_t blen, unsigned char out[CRYPTO_HASH_LEN]);
+int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen, const void *b,
+			 size_t blen, unsigned char out[CRYPTO_HASH_LEN]);
 
 /* AES-256-GCM with an explicit nonce and a detached tag. */
 int crypto_gcm_encrypt(const unsigned char key[CRYPTO_KEY_LEN],

@@ -82,7 +82,8 @@ int enc_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outle
 		for (int k = 0; k < 4; k++)
 			if ((d[k] = b64_val(in[i + k], url)) < 0)
 				return -1;
-		v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 | (uint32_t)d[3];
+		v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 |
+		    (uint32_t)d[3];
 		out[o++] = (unsigned char)(v >> 16);
 		out[o++] = (unsigned char)(v >> 8);
 		out[o++] = (unsigned char)v;

@@ -17,6 +17,6 @@ int enc_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outle
 /* The value of one hex digit, or -1. */
 int enc_hex_value(char c);
 void enc_hex_encode(const unsigned char *in, size_t len, char *out); /* 2*len+1 bytes */
-int enc_hex_decode(const char *in, size_t len, unsigned char *out);   /* len/2 bytes */
+int enc_hex_decode(const char *in, size_t len, unsigned char *out);  /* len/2 bytes */
 
 #endif

@@ -47,10 +47,7 @@ struct http_conn {
 
 /* Bodies are wiped on free: they may carry a secret value. The length lives
  * in a header in front of the bytes handed to libmicrohttpd. */
-static void http_body_free(void *p)
-{
-	crypto_wipe_free(p);
-}
+static void http_body_free(void *p) { crypto_wipe_free(p); }
 
 static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp)
 {
@@ -67,7 +64,7 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 	 * body is wiped when libmicrohttpd frees it. */
 	if (text != NULL) {
 		r = MHD_create_response_from_buffer_with_free_callback(strlen(text), text,
-								      http_body_free);
+								       http_body_free);
 	} else {
 		resp->status = 500;
 		r = MHD_create_response_from_buffer(strlen(oom), oom, MHD_RESPMEM_PERSISTENT);
@@ -130,7 +127,8 @@ static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, s
 
 	snprintf(ip, len, "unknown");
 	if (h->cfg->trust_proxy) {
-		const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-forwarded-for");
+		const char *xff =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-forwarded-for");
 		if (xff != NULL) {
 			size_t n = strcspn(xff, ", ");
 			if (n > 0 && n < len) {
@@ -215,9 +213,8 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	if (pidx >= 0) {
 		req.param = segs[pidx];
 		req.param_len = seglen[pidx];
-		if (strstr(rt->pattern, ":key") != NULL
-			? !util_valid_name(req.param, req.param_len)
-			: req.param_len > 255)
+		if (strstr(rt->pattern, ":key") != NULL ? !util_valid_name(req.param, req.param_len)
+							: req.param_len > 255)
 			return http_error(c, API_BAD_NAME,
 					  "key: must be 1-255 letters, numbers, '_', '.', '-'");
 	}
@@ -225,18 +222,20 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 		unsigned creds = 0;
 		MHD_get_connection_values(c, MHD_HEADER_KIND, http_count_creds, &creds);
 		if (creds > 1)
-			return http_error(c, API_BAD_HEADER, "credential header sent more than once");
+			return http_error(c, API_BAD_HEADER,
+					  "credential header sent more than once");
 	}
 	http_client_ip(h, c, ip, sizeof(ip));
 	req.ip = ip;
 
 	if (rt->auth == API_AUTH_MGMT) {
 		const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-auth-token");
-		if (t == NULL || !crypto_equal_str(t, strlen(t), h->cfg->auth_token,
-						   strlen(h->cfg->auth_token)))
+		if (t == NULL ||
+		    !crypto_equal_str(t, strlen(t), h->cfg->auth_token, strlen(h->cfg->auth_token)))
 			return http_error(c, API_UNAUTHORIZED, NULL);
 	} else if (rt->auth == API_AUTH_CAP) {
-		const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-capability-token");
+		const char *t =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-capability-token");
 		enum api_err e;
 		if (t == NULL || t[0] == '\0')
 			return http_error(c, API_TOKEN_REQUIRED, NULL);
@@ -282,8 +281,8 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
-				   const char *method, const char *version,
-				   const char *upload_data, size_t *upload_size, void **con_cls)
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_size, void **con_cls)
 {
 	struct http *h = cls;
 	struct http_conn *hc = *con_cls;
@@ -372,8 +371,8 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 	struct http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
 	unsigned threads = cfg->threads;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (h == NULL)
@@ -399,12 +398,11 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
 	h->d = MHD_start_daemon(
-	    flags, cfg->port, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, &ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
-	    http_no_unescape, NULL,
+	    flags, cfg->port, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_log,
+	    NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (h->d == NULL) {
 		log_err("http: cannot listen on %s:%u", cfg->bind_address, cfg->port);

@@ -7,10 +7,7 @@
 
 static int log_quiet;
 
-void log_set_quiet(int quiet)
-{
-	log_quiet = quiet;
-}
+void log_set_quiet(int quiet) { log_quiet = quiet; }
 
 static void log_emit(const char *level, const char *fmt, va_list ap)
 {

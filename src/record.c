@@ -10,8 +10,7 @@
 #define RECORD_AAD_LABEL "groupvault/secret/v1"
 #define RECORD_AAD_LEN (sizeof(RECORD_AAD_LABEL) - 1 + RECORD_ID_LEN + 8)
 
-static void record_aad(unsigned char aad[RECORD_AAD_LEN], const unsigned char *id,
-		       int64_t version)
+static void record_aad(unsigned char aad[RECORD_AAD_LEN], const unsigned char *id, int64_t version)
 {
 	memcpy(aad, RECORD_AAD_LABEL, sizeof(RECORD_AAD_LABEL) - 1);
 	memcpy(aad + sizeof(RECORD_AAD_LABEL) - 1, id, RECORD_ID_LEN);
@@ -19,8 +18,8 @@ static void record_aad(unsigned char aad[RECORD_AAD_LEN], const unsigned char *i
 		aad[RECORD_AAD_LEN - 1 - i] = (unsigned char)((uint64_t)version >> (8 * i));
 }
 
-unsigned char *record_seal(const unsigned char *data_key, const unsigned char *id,
-			   int64_t version, const json_t *rec, size_t *outlen)
+unsigned char *record_seal(const unsigned char *data_key, const unsigned char *id, int64_t version,
+			   const json_t *rec, size_t *outlen)
 {
 	unsigned char aad[RECORD_AAD_LEN], *out;
 	char *text = json_dumps(rec, JSON_COMPACT);
@@ -54,8 +53,7 @@ json_t *record_open(const unsigned char *data_key, const unsigned char *id, int6
 		return NULL;
 	if (crypto_open(data_key, aad, sizeof(aad), blob, len, pt) == 0) {
 		o = json_loadb((const char *)pt, len - CRYPTO_SEAL_OVERHEAD,
-			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-			       NULL);
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 		if (!json_is_object(o) || !json_is_string(json_object_get(o, "key")) ||
 		    !json_is_string(json_object_get(o, "value"))) {
 			json_decref(o);

@@ -12,8 +12,8 @@
 #define RECORD_ID_LEN 32
 
 /* Seals rec into a malloc'd blob of *outlen bytes; NULL on failure. */
-unsigned char *record_seal(const unsigned char *data_key, const unsigned char *id,
-			   int64_t version, const json_t *rec, size_t *outlen);
+unsigned char *record_seal(const unsigned char *data_key, const unsigned char *id, int64_t version,
+			   const json_t *rec, size_t *outlen);
 /* Opens a blob; NULL if the tag fails or the content is not a record.
  * The returned tree is the caller's (json_decref). */
 json_t *record_open(const unsigned char *data_key, const unsigned char *id, int64_t version,

@@ -53,8 +53,7 @@ static struct rc_slot *rc_slot(struct regcache *rc, const char *id)
 	return &rc->slots[h % rc->nslots];
 }
 
-int regcache_get(struct regcache *rc, const char *id, unsigned char digest[32],
-		 int64_t *expires)
+int regcache_get(struct regcache *rc, const char *id, unsigned char digest[32], int64_t *expires)
 {
 	struct rc_slot *s;
 	int hit = 0;
@@ -82,8 +81,8 @@ uint64_t regcache_gen(struct regcache *rc)
 	return g;
 }
 
-void regcache_put(struct regcache *rc, uint64_t gen, const char *id,
-		  const unsigned char digest[32], int64_t expires)
+void regcache_put(struct regcache *rc, uint64_t gen, const char *id, const unsigned char digest[32],
+		  int64_t expires)
 {
 	struct rc_slot *s;
 

@@ -15,13 +15,12 @@ struct regcache;
 struct regcache *regcache_new(unsigned slots);
 void regcache_free(struct regcache *rc);
 /* 1 and fills digest/expires if id is cached as valid; 0 otherwise. */
-int regcache_get(struct regcache *rc, const char *id, unsigned char digest[32],
-		 int64_t *expires);
+int regcache_get(struct regcache *rc, const char *id, unsigned char digest[32], int64_t *expires);
 /* The generation to pass to regcache_put after reading the store. */
 uint64_t regcache_gen(struct regcache *rc);
 /* Caches a valid (unrevoked) registry row read at generation gen. */
-void regcache_put(struct regcache *rc, uint64_t gen, const char *id,
-		  const unsigned char digest[32], int64_t expires);
+void regcache_put(struct regcache *rc, uint64_t gen, const char *id, const unsigned char digest[32],
+		  int64_t expires);
 /* Forgets everything and moves to a new generation. */
 void regcache_clear(struct regcache *rc);
 

@@ -112,8 +112,8 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 		return;
 	}
 	api_reply(resp, 200,
-		  json_pack("{s:b,s:I,s:I}", "success", 1, "expiresIn", (json_int_t)cfg->session_ttl,
-			    "secretCount", (json_int_t)count));
+		  json_pack("{s:b,s:I,s:I}", "success", 1, "expiresIn",
+			    (json_int_t)cfg->session_ttl, "secretCount", (json_int_t)count));
 }
 
 static void h_lock(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -231,7 +231,8 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 			json_decref(allowed);
 			json_decref(perms);
 			snprintf(details, sizeof(details),
-				 "ttlSeconds: must be an integer from %u to 2592000", cfg->token_min_ttl);
+				 "ttlSeconds: must be an integer from %u to 2592000",
+				 cfg->token_min_ttl);
 			api_fail(resp, API_BAD_TTL, details);
 			return;
 		}
@@ -386,7 +387,8 @@ static void h_import(struct vault *v, const struct config *cfg, const struct api
 	if (err != API_OK)
 		api_fail(resp, err, err == API_BAD_IMPORT || err == API_BAD_KDF ? why : NULL);
 	else
-		api_reply(resp, 200, json_pack("{s:b,s:s}", "success", 1, "message", "Vault imported"));
+		api_reply(resp, 200,
+			  json_pack("{s:b,s:s}", "success", 1, "message", "Vault imported"));
 }
 
 static void h_secret_get(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -511,8 +513,8 @@ static int route_path_match(const char *pattern, char **segs, size_t nsegs, int 
 	return i == nsegs;
 }
 
-const struct route *routes_match(const char *method, char **segs, size_t nsegs,
-				 int *path_known, int *param_idx)
+const struct route *routes_match(const char *method, char **segs, size_t nsegs, int *path_known,
+				 int *param_idx)
 {
 	*path_known = 0;
 	for (const struct route *r = routes; r->method != NULL; r++) {

@@ -19,7 +19,7 @@ struct route {
 	const char *pattern; /* segments; ":name" matches one segment */
 	route_fn handler;
 	enum api_auth auth;
-	int body;            /* 1: a JSON object body is accepted (optional) */
+	int body; /* 1: a JSON object body is accepted (optional) */
 	const char *summary;
 };
 
@@ -28,8 +28,8 @@ extern const struct route routes[];
 /* Finds the route for method+path segments. Returns the route, or NULL with
  * *path_known set when the path exists under another method (405). The
  * parameter segment, if any, is returned through *param_idx (or -1). */
-const struct route *routes_match(const char *method, char **segs, size_t nsegs,
-				 int *path_known, int *param_idx);
+const struct route *routes_match(const char *method, char **segs, size_t nsegs, int *path_known,
+				 int *param_idx);
 
 /* Splits an absolute path (modified in place) into at most max segments,
  * percent-decoding each. Returns 0; -1 for a path no route can match (empty

@@ -99,7 +99,7 @@ static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB
 
 #define STORE_MAX_READERS 8
 #define STORE_MAX_BATCH 512
-#define STORE_RESULTS 1024       /* ring of recent batch results */
+#define STORE_RESULTS 1024	 /* ring of recent batch results */
 #define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
 
 struct store_job {
@@ -134,7 +134,7 @@ struct store {
 	_Atomic unsigned writers; /* between store_tx_begin(write) and its end */
 	int outer_open;
 	unsigned batch_size;
-	uint64_t gen;      /* the batch being filled */
+	uint64_t gen;	   /* the batch being filled */
 	uint64_t done_gen; /* batches committed (or failed) so far */
 	signed char results[STORE_RESULTS];
 	/* Cached audit chain head (writer only), and its value at the start of
@@ -192,10 +192,7 @@ static int fault_now(int is_sync)
 }
 
 #define REAL(f) (((struct fault_file *)(f))->real)
-static int f_close(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xClose(REAL(f));
-}
+static int f_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
 static int f_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
 {
 	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
@@ -218,14 +215,8 @@ static int f_size(sqlite3_file *f, sqlite3_int64 *size)
 {
 	return REAL(f)->pMethods->xFileSize(REAL(f), size);
 }
-static int f_lock(sqlite3_file *f, int l)
-{
-	return REAL(f)->pMethods->xLock(REAL(f), l);
-}
-static int f_unlock(sqlite3_file *f, int l)
-{
-	return REAL(f)->pMethods->xUnlock(REAL(f), l);
-}
+static int f_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int f_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
 static int f_reserved(sqlite3_file *f, int *out)
 {
 	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
@@ -234,14 +225,8 @@ static int f_control(sqlite3_file *f, int op, void *arg)
 {
 	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
 }
-static int f_sector(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-static int f_devchar(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
+static int f_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int f_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
 static int f_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
 {
 	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
@@ -250,10 +235,7 @@ static int f_shmlock(sqlite3_file *f, int off, int n, int flags)
 {
 	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
 }
-static void f_shmbarrier(sqlite3_file *f)
-{
-	REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
+static void f_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
 static int f_shmunmap(sqlite3_file *f, int del)
 {
 	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
@@ -269,13 +251,12 @@ static int f_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
 #undef REAL
 
 static const sqlite3_io_methods fault_io = {
-    3,        f_close,  f_read,     f_write,     f_truncate, f_sync,       f_size,
-    f_lock,   f_unlock, f_reserved, f_control,   f_sector,   f_devchar,    f_shmmap,
-    f_shmlock, f_shmbarrier, f_shmunmap, f_fetch, f_unfetch,
+    3,	       f_close,	     f_read,	 f_write,   f_truncate, f_sync,	   f_size,
+    f_lock,    f_unlock,     f_reserved, f_control, f_sector,	f_devchar, f_shmmap,
+    f_shmlock, f_shmbarrier, f_shmunmap, f_fetch,   f_unfetch,
 };
 
-static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
-		      int *out)
+static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out)
 {
 	struct fault_file *p = (struct fault_file *)file;
 	int rc;
@@ -305,9 +286,7 @@ static void fault_install(void)
 	pthread_once(&once, fault_register);
 }
 #else
-static void fault_install(void)
-{
-}
+static void fault_install(void) {}
 #endif
 
 static int store_exec(sqlite3 *db, const char *sql)
@@ -414,8 +393,8 @@ static struct store_tx *store_conn_open(struct store *st, int write)
 			goto fail;
 	}
 	for (int i = 0; i < Q_COUNT; i++) {
-		if (sqlite3_prepare_v3(tx->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &tx->q[i],
-				       NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v3(tx->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &tx->q[i], NULL) != SQLITE_OK) {
 			log_err("store: prepare %d: %s", i, sqlite3_errmsg(tx->db));
 			goto fail;
 		}
@@ -540,8 +519,7 @@ int store_audit_async(struct store *st, const char *entry, size_t len,
 	return store_enqueue(st, j);
 }
 
-int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done,
-		      void *ctx)
+int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done, void *ctx)
 {
 	struct store_job *j = calloc(1, sizeof(*j));
 
@@ -768,8 +746,8 @@ static int store_writer_end(struct store *st, int ok)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			if (pthread_cond_timedwait(&st->wcv, &st->wmu, &ts) != 0 && st->done_gen < mine &&
-			    st->gen == mine)
+			if (pthread_cond_timedwait(&st->wcv, &st->wmu, &ts) != 0 &&
+			    st->done_gen < mine && st->gen == mine)
 				store_commit_batch(st);
 		}
 	}

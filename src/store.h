@@ -82,8 +82,7 @@ int store_audit_async(struct store *st, const char *entry, size_t len,
  * savepoint of the next batch (non-zero undoes it alone) and then calls
  * done(ctx, rc) as above. Returns -1 (without calling done) if not queued. */
 typedef int (*store_job_fn)(struct store_tx *tx, void *arg);
-int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done,
-		      void *ctx);
+int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done, void *ctx);
 
 /* Newest first; secret_id NULL lists all. */
 int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,

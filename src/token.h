@@ -22,7 +22,7 @@ struct cap {
 	const char *user_id;
 	json_t *allowed; /* array of strings */
 	unsigned perms;
-	int64_t expires_at; /* ms since the epoch */
+	int64_t expires_at;	  /* ms since the epoch */
 	unsigned char digest[32]; /* SHA-256 of the payload part as sent */
 };
 

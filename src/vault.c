@@ -19,8 +19,8 @@
 #include "enc.h"
 #include "log.h"
 #include "ratelimit.h"
-#include "regcache.h"
 #include "record.h"
+#include "regcache.h"
 #include "store.h"
 #include "util.h"
 
@@ -48,10 +48,10 @@ struct vault {
 	struct vault_keys *keys;
 	int64_t expires; /* monotonic ms */
 	int initialized;
-	pthread_mutex_t kdf_mu; /* one Argon2id derivation at a time */
+	pthread_mutex_t kdf_mu;	 /* one Argon2id derivation at a time */
 	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
 	struct ratelimit *unlock_rl;
-	struct regcache *tokens; /* registry cache for token checks */
+	struct regcache *tokens;      /* registry cache for token checks */
 	struct token_cache *verified; /* tokens whose MAC and shape passed */
 	pthread_t timer;
 	pthread_mutex_t tmu;
@@ -352,18 +352,6 @@ static enum api_err vault_audit_one(struct vault *v, const struct vault_keys *k,
 	return store_tx_commit(tx) == 0 ? API_OK : API_AUDIT_FAILED;
 }
 
-enum api_err vault_audit_event(struct vault *v, const char *action,
-			       const struct vault_actor *who, int success, const char *error)
-{
-	struct audit_ev ev = {.action = action,
-			      .user = actor_user(who),
-			      .ip = who ? who->ip : NULL,
-			      .success = success,
-			      .error = error};
-
-	return vault_audit_one(v, NULL, &ev);
-}
-
 struct audit_list_ctx {
 	json_t *logs;
 	const struct vault_keys *k;
@@ -387,11 +375,11 @@ static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len
 
 		if (raw != NULL && enc_b64_decode(b, blen, raw, &rawlen, 0) == 0 &&
 		    rawlen >= CRYPTO_SEAL_OVERHEAD &&
-		    crypto_open(c->k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, raw, rawlen,
-				raw) == 0)
-			json_object_set_new(e, "secretKey",
-					    json_stringn((const char *)raw,
-							 rawlen - CRYPTO_SEAL_OVERHEAD));
+		    crypto_open(c->k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, raw,
+				rawlen, raw) == 0)
+			json_object_set_new(
+			    e, "secretKey",
+			    json_stringn((const char *)raw, rawlen - CRYPTO_SEAL_OVERHEAD));
 		free(raw);
 	}
 	json_object_del(e, "secretKeySealed");
@@ -532,10 +520,12 @@ enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 			const struct vault_actor *who)
 {
 	struct store_tx *tx;
-	struct crypto_kdf kdf = {v->cfg->kdf_memory, v->cfg->kdf_iterations, v->cfg->kdf_parallelism};
+	struct crypto_kdf kdf = {v->cfg->kdf_memory, v->cfg->kdf_iterations,
+				 v->cfg->kdf_parallelism};
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
 	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
-	struct audit_ev ev = {"vault.initialized", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "vault.initialized", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
 	char ts[32], *kdftext = NULL;
 	json_t *kj = NULL;
 	enum api_err err;
@@ -555,9 +545,8 @@ enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 		goto done;
 	kj = vault_kdf_json(&kdf, salt);
 	kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
-	if (kdftext == NULL ||
-	    crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, k->root, CRYPTO_KEY_LEN,
-			wrapped) != 0) {
+	if (kdftext == NULL || crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1,
+					   k->root, CRYPTO_KEY_LEN, wrapped) != 0) {
 		err = API_INTERNAL;
 		goto done;
 	}
@@ -609,7 +598,8 @@ static enum api_err vault_migrate_v1(struct store_tx *tx, struct vault_keys *k, 
 	pt = crypto_wipe_malloc(ctlen / 4 * 3 + 3);
 	if (ct == NULL || pt == NULL ||
 	    enc_b64_decode(json_string_value(json_object_get(enc, "nonce")),
-			   json_string_length(json_object_get(enc, "nonce")), nonce, &nlen, 0) != 0 ||
+			   json_string_length(json_object_get(enc, "nonce")), nonce, &nlen,
+			   0) != 0 ||
 	    enc_b64_decode(json_string_value(json_object_get(enc, "tag")),
 			   json_string_length(json_object_get(enc, "tag")), tag, &tlen, 0) != 0 ||
 	    enc_b64_decode(ctb64, ctlen, ct, &ctlen, 0) != 0 || nlen != CRYPTO_NONCE_LEN ||
@@ -653,9 +643,9 @@ static enum api_err vault_migrate_v1(struct store_tx *tx, struct vault_keys *k, 
 			      json_is_object(md) ? json_incref(md) : json_object(), "updatedAt",
 			      json_object_get(val, "updatedAt") ? json_object_get(val, "updatedAt")
 								: json_null(),
-			      "updatedBy", json_object_get(val, "updatedBy")
-					       ? json_object_get(val, "updatedBy")
-					       : json_null());
+			      "updatedBy",
+			      json_object_get(val, "updatedBy") ? json_object_get(val, "updatedBy")
+								: json_null());
 		crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, strlen(name), id);
 		rec = r ? record_seal(k->data, id, 1, r, &rlen) : NULL;
 		json_decref(r);
@@ -752,8 +742,14 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	}
 	pthread_rwlock_unlock(&v->rw);
 	if (err == API_BAD_PASSWORD) {
-		struct audit_ev fail = {"vault.unlock_failed", actor_user(who), who->ip, NULL, 0,
-					NULL, "Invalid password", 0};
+		struct audit_ev fail = {"vault.unlock_failed",
+					actor_user(who),
+					who->ip,
+					NULL,
+					0,
+					NULL,
+					"Invalid password",
+					0};
 		ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);
 	} else if (err == API_OK) {
@@ -796,9 +792,8 @@ enum api_err vault_extend(struct vault *v, unsigned *expires_in)
 
 /* ---- capability tokens ---- */
 
-enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,
-			       json_t *perms, long long ttl_s, const struct vault_actor *who,
-			       json_t **out)
+enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed, json_t *perms,
+			       long long ttl_s, const struct vault_actor *who, json_t **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"token.issued", user_id, who->ip, NULL, 0, NULL, NULL, 1};
@@ -822,17 +817,16 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 	payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:I}", "id", id, "groupId", v->cfg->group_id,
 			    "userId", user_id, "allowedSecrets", allowed, "permissions", perms,
 			    "expiresAt", (json_int_t)expires);
-	sj = json_pack("{s:O,s:O,s:s}", "allowedSecrets", allowed, "permissions", perms,
-		       "issuedBy", actor_user(who));
+	sj = json_pack("{s:O,s:O,s:s}", "allowedSecrets", allowed, "permissions", perms, "issuedBy",
+		       actor_user(who));
 	tok = payload ? token_sign(v->sign_key, CRYPTO_HASH_LEN, payload) : NULL;
 	scope = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
 	if (tok == NULL || scope == NULL)
 		goto done;
 	slen = strlen(scope) + CRYPTO_SEAL_OVERHEAD;
 	sealed = malloc(slen);
-	if (sealed == NULL ||
-	    crypto_seal(k->data, VAULT_TOKEN_AAD, sizeof(VAULT_TOKEN_AAD) - 1, scope, strlen(scope),
-			sealed) != 0)
+	if (sealed == NULL || crypto_seal(k->data, VAULT_TOKEN_AAD, sizeof(VAULT_TOKEN_AAD) - 1,
+					  scope, strlen(scope), sealed) != 0)
 		goto done;
 	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
@@ -864,8 +858,8 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 		err = API_STORE_FAILED;
 		goto done;
 	}
-	*out = json_pack("{s:s,s:I,s:s,s:I}", "token", tok, "expiresIn", (json_int_t)ttl_s, "id", id,
-			 "expiresAt", (json_int_t)expires);
+	*out = json_pack("{s:s,s:I,s:s,s:I}", "token", tok, "expiresIn", (json_int_t)ttl_s, "id",
+			 id, "expiresAt", (json_int_t)expires);
 	err = *out ? API_OK : API_INTERNAL;
 done:
 	pthread_rwlock_unlock(&v->rw);
@@ -943,8 +937,8 @@ enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 				     const struct vault_actor *who, long long *count)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id,
-			      NULL, 1};
+	struct audit_ev ev = {
+	    "tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id, NULL, 1};
 	int64_t n;
 	int r;
 
@@ -1004,8 +998,8 @@ static enum api_err vault_secret_begin(struct vault *v, const struct cap *cap, c
  * write (the record and its audit entry, written by the committer). */
 struct vault_defer {
 	struct vault *v;
-	json_t *body;  /* a read's answer, held back until the entry is durable */
-	char *entry;   /* a read's entry; a write's "created" entry */
+	json_t *body; /* a read's answer, held back until the entry is durable */
+	char *entry;  /* a read's entry; a write's "created" entry */
 	unsigned char id[CRYPTO_HASH_LEN];
 	int has_id;
 	/* a write */
@@ -1108,8 +1102,8 @@ enum api_err vault_defer_wait(struct vault_defer *r)
 	return w.rc == 0 ? API_OK : vault_defer_failure(r);
 }
 
-enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, const char *ip, struct vault_defer **out)
+enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name, size_t len,
+			      const char *ip, struct vault_defer **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
@@ -1171,8 +1165,8 @@ done:
 	return err;
 }
 
-enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, json_t *value, json_t *metadata, const char *ip,
+enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name, size_t len,
+			      json_t *value, json_t *metadata, const char *ip,
 			      struct vault_defer **out)
 {
 	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1};
@@ -1182,7 +1176,8 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 	int has_id2;
 	enum api_err err;
 
-	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_WRITE, "secret.write.denied", &k);
+	err =
+	    vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_WRITE, "secret.write.denied", &k);
 	if (err != API_OK)
 		return err;
 	err = API_INTERNAL;
@@ -1224,7 +1219,8 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 	enum api_err err;
 	int r;
 
-	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_DELETE, "secret.delete.denied", &k);
+	err = vault_secret_begin(v, cap, name, len, ip, TOKEN_PERM_DELETE, "secret.delete.denied",
+				 &k);
 	if (err != API_OK)
 		return err;
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
@@ -1252,7 +1248,7 @@ done:
 struct list_ctx {
 	const struct vault_keys *k;
 	const struct cap *cap; /* NULL: everything (export) */
-	json_t *out;           /* keys array, or secrets object for ocmt-v1 */
+	json_t *out;	       /* keys array, or secrets object for ocmt-v1 */
 	int v1;
 };
 
@@ -1288,8 +1284,7 @@ static int vault_list_row(void *arg, const unsigned char *id, int64_t version,
 	return 0;
 }
 
-enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
-			       json_t **out)
+enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip, json_t **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1};
@@ -1408,8 +1403,7 @@ static enum api_err vault_export_native(struct store_tx *tx, json_t **out)
 }
 
 /* The original's format, readable by the original with the same password. */
-static enum api_err vault_export_v1(struct store_tx *tx, const struct vault_keys *k,
-				    json_t **out)
+static enum api_err vault_export_v1(struct store_tx *tx, const struct vault_keys *k, json_t **out)
 {
 	struct list_ctx c = {k, NULL, json_object(), 1};
 	struct crypto_kdf kdf;
@@ -1452,11 +1446,10 @@ static enum api_err vault_export_v1(struct store_tx *tx, const struct vault_keys
 	enc_b64_encode(tag, sizeof(tag), tb, 0);
 	enc_b64_encode(salt, sizeof(salt), sb, 0);
 	*out = json_pack("{s:{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i,s:i,s:s},s:{s:s,s:s,s:s},s:s}}",
-			 "vault", "version", 1, "format", VAULT_V1_FORMAT, "created",
-			 now, "updated", now, "kdf", "algorithm", "argon2id", "version", 19,
-			 "memory", 65536, "iterations", 3, "parallelism", 4, "salt", sb,
-			 "encryption", "algorithm", "aes-256-gcm", "nonce", nb, "tag", tb,
-			 "ciphertext", ctb64);
+			 "vault", "version", 1, "format", VAULT_V1_FORMAT, "created", now,
+			 "updated", now, "kdf", "algorithm", "argon2id", "version", 19, "memory",
+			 65536, "iterations", 3, "parallelism", 4, "salt", sb, "encryption",
+			 "algorithm", "aes-256-gcm", "nonce", nb, "tag", tb, "ciphertext", ctb64);
 	err = *out ? API_OK : API_INTERNAL;
 done:
 	crypto_wipe_free(pt);
@@ -1466,8 +1459,7 @@ done:
 	return err;
 }
 
-enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
-			  json_t **out)
+enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who, json_t **out)
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {"vault.exported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
@@ -1521,9 +1513,9 @@ static int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t 
 	if (!json_is_string(s) || json_string_length(s) != enc_b64_len(want, 0) - 1)
 		return -1;
 	return enc_b64_decode(json_string_value(s), json_string_length(s), buf, &n, 0) == 0 &&
-			   n == want
-		       ? 0
-		       : -1;
+		       n == want
+		   ? 0
+		   : -1;
 }
 
 /* Checks an ocmt-v1 document's shape; the ciphertext is checked at unlock. */
@@ -1600,9 +1592,10 @@ static int vault_check_native(json_t *doc, struct crypto_kdf *kdf, unsigned char
 			return -1;
 		}
 		blob = malloc(json_string_length(s) / 4 * 3 + 3);
-		ok = blob != NULL &&
-		     enc_b64_decode(json_string_value(s), json_string_length(s), blob, &n, 0) == 0 &&
-		     n >= CRYPTO_SEAL_OVERHEAD;
+		ok =
+		    blob != NULL &&
+		    enc_b64_decode(json_string_value(s), json_string_length(s), blob, &n, 0) == 0 &&
+		    n >= CRYPTO_SEAL_OVERHEAD;
 		free(blob);
 		if (!ok) {
 			*why = "a record is malformed";
@@ -1627,9 +1620,8 @@ static int vault_import_records(struct store_tx *tx, json_t *recs)
 
 		if (blob != NULL && enc_hex_decode(hex, 2 * CRYPTO_HASH_LEN, id) == 0 &&
 		    enc_b64_decode(s, slen, blob, &n, 0) == 0 && n >= CRYPTO_SEAL_OVERHEAD)
-			rc = store_secret_put(tx, id,
-					      json_integer_value(json_object_get(r, "version")), blob,
-					      n);
+			rc = store_secret_put(
+			    tx, id, json_integer_value(json_object_get(r, "version")), blob, n);
 		free(blob);
 		if (rc != 0)
 			return -1;

@@ -38,9 +38,8 @@ enum api_err vault_lock(struct vault *v, const struct vault_actor *who);
 enum api_err vault_extend(struct vault *v, unsigned *expires_in);
 
 /* Capability tokens. */
-enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,
-			       json_t *perms, long long ttl_s, const struct vault_actor *who,
-			       json_t **out);
+enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed, json_t *perms,
+			       long long ttl_s, const struct vault_actor *who, json_t **out);
 /* Full check: signature, expiry, group (403), registry and revocation.
  * *cap is owned by the caller (token_cap_free). */
 enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
@@ -53,12 +52,13 @@ enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 /* A read or write whose answer is held back until its commit. */
 struct vault_defer;
 /* Prepares a read: on API_OK *out holds the answer and its audit entry. */
-enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, const char *ip, struct vault_defer **out);
-/* Queues the audit entry; done(ctx, 0) runs (on the committer thread) once
- * it is durable, done(ctx, -1) if it failed. Returns -1 if not queued. */
+enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name, size_t len,
+			      const char *ip, struct vault_defer **out);
+/* Hands the work to the store's committer; done(ctx, 0) runs (on the
+ * committer thread) once it is durable, done(ctx, -1) if it failed.
+ * Returns -1 if it could not be queued. */
 int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx);
-/* The same, waiting: API_OK once durable, else API_AUDIT_FAILED. */
+/* The same, waiting: API_OK once durable, else vault_defer_failure(r). */
 enum api_err vault_defer_wait(struct vault_defer *r);
 /* The error to answer when the commit failed (503 kinds). */
 enum api_err vault_defer_failure(const struct vault_defer *r);
@@ -67,8 +67,8 @@ json_t *vault_defer_take(struct vault_defer *r);
 void vault_defer_free(struct vault_defer *r);
 /* Prepares a write; the committer performs it when submitted, and the
  * answer ({success, created}) is known once it is durable. */
-enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
-			      size_t len, json_t *value, json_t *metadata, const char *ip,
+enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name, size_t len,
+			      json_t *value, json_t *metadata, const char *ip,
 			      struct vault_defer **out);
 enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
 				 size_t len, const char *ip);
@@ -79,13 +79,9 @@ enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const cha
 enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
 			      json_t **out);
 enum api_err vault_audit_verify(struct vault *v, json_t **out);
-/* Records an event with no secret (e.g. a rejected request). */
-enum api_err vault_audit_event(struct vault *v, const char *action,
-			       const struct vault_actor *who, int success, const char *error);
 
 /* Export (own format, or "ocmt-v1" when legacy is set) and import. */
-enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
-			  json_t **out);
+enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who, json_t **out);
 enum api_err vault_import(struct vault *v, json_t *vault, const struct vault_actor *who,
 			  const char **why);
 

@@ -31,9 +31,9 @@ static void test_argon2id_ocmt_vector(void **state)
 	const char *pw = "correct horse battery staple 42";
 	unsigned char salt[16], out[32], want[32];
 	struct crypto_kdf kdf = {65536, 3, 4};
-	static const unsigned char salt_b64_decoded[16] = {
-	    0xbd, 0xac, 0xe8, 0x95, 0x27, 0x1c, 0xe5, 0xb1,
-	    0x45, 0x44, 0x45, 0x42, 0xff, 0xde, 0xaa, 0xd2};
+	static const unsigned char salt_b64_decoded[16] = {0xbd, 0xac, 0xe8, 0x95, 0x27, 0x1c,
+							   0xe5, 0xb1, 0x45, 0x44, 0x45, 0x42,
+							   0xff, 0xde, 0xaa, 0xd2};
 
 	(void)state;
 	memcpy(salt, salt_b64_decoded, 16);
@@ -54,9 +54,9 @@ static void test_kdf_bounds(void **state)
 	assert_false(crypto_kdf_valid(&zero));
 	assert_false(crypto_kdf_valid(&lanes));
 	assert_false(crypto_kdf_valid(&small));
-	assert_int_equal(crypto_argon2id(&big, "pw", 2, (const unsigned char *)"0123456789abcdef",
-					 16, out, 32),
-			 -1);
+	assert_int_equal(
+	    crypto_argon2id(&big, "pw", 2, (const unsigned char *)"0123456789abcdef", 16, out, 32),
+	    -1);
 }
 
 static void test_gcm_spec_case16(void **state)
@@ -96,15 +96,15 @@ static void test_hmac_rfc4231(void **state)
 	assert_int_equal(crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out), 0);
 	assert_memory_equal(out, want, 32);
 	/* The two-part form equals the one-part form over the concatenation. */
-	assert_int_equal(crypto_hmac_sha256_2("Jefe", 4, "what do ya ", 11,
-					      "want for nothing?", 17, out),
-			 0);
+	assert_int_equal(
+	    crypto_hmac_sha256_2("Jefe", 4, "what do ya ", 11, "want for nothing?", 17, out), 0);
 	assert_memory_equal(out, want, 32);
 }
 
 static void test_seal_roundtrip_and_tamper(void **state)
 {
-	unsigned char key[32], other[32], box[64 + CRYPTO_SEAL_OVERHEAD], out[64], copy[sizeof(box)];
+	unsigned char key[32], other[32], box[64 + CRYPTO_SEAL_OVERHEAD], out[64],
+	    copy[sizeof(box)];
 	const char *msg = "the quick brown fox jumps over the lazy dog, twice!";
 	size_t len = strlen(msg), blen = len + CRYPTO_SEAL_OVERHEAD;
 	const char *aad = "row-1";

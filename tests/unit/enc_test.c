@@ -33,8 +33,8 @@ static void test_b64_rfc4648(void **state)
 
 static void test_b64_rejects(void **state)
 {
-	static const char *bad_std[] = {"Zg=", "Zg", "Z===", "Zh==", "Zm9=", "Zm9v\n", "Zm 9",
-					"Zm-v", "=Zm9", "Zg==Zg==", "Zm8=Zm8="};
+	static const char *bad_std[] = {"Zg=",	"Zg",	"Z===", "Zh==",	    "Zm9=",    "Zm9v\n",
+					"Zm 9", "Zm-v", "=Zm9", "Zg==Zg==", "Zm8=Zm8="};
 	/* "Zh" and "Zm9" carry non-zero trailing bits: not canonical. */
 	static const char *bad_url[] = {"Z", "Zh", "Zm9", "Zg==", "Zm+v", "Zm/v"};
 	unsigned char back[32];

@@ -35,8 +35,8 @@ static void test_generation_blocks_stale_insert(void **state)
 
 	(void)state;
 	regcache_put(rc, regcache_gen(rc), "t1", d, 5);
-	gen = regcache_gen(rc); /* a reader starts reading the store... */
-	regcache_clear(rc);     /* ...a revocation happens... */
+	gen = regcache_gen(rc);		   /* a reader starts reading the store... */
+	regcache_clear(rc);		   /* ...a revocation happens... */
 	regcache_put(rc, gen, "t2", d, 5); /* ...its stale row is refused */
 	assert_false(regcache_get(rc, "t1", got, &exp));
 	assert_false(regcache_get(rc, "t2", got, &exp));

@@ -5,8 +5,8 @@
 #include "api.h"
 #include "routes.h"
 
-static const struct route *match(const char *method, const char *a, const char *b,
-				 const char *c, int *known, int *param)
+static const struct route *match(const char *method, const char *a, const char *b, const char *c,
+				 int *known, int *param)
 {
 	char *segs[3] = {(char *)(uintptr_t)a, (char *)(uintptr_t)b, (char *)(uintptr_t)c};
 	size_t n = c ? 3 : b ? 2 : a ? 1 : 0;

@@ -60,8 +60,8 @@ static void test_meta_and_reopen(void **state)
 	store_close(st);
 }
 
-static int count_row(void *ctx, const unsigned char *id, int64_t version,
-		     const unsigned char *rec, size_t len)
+static int count_row(void *ctx, const unsigned char *id, int64_t version, const unsigned char *rec,
+		     size_t len)
 {
 	(void)id;
 	(void)version;
@@ -182,9 +182,9 @@ static void test_audit_chain(void **state)
 	/* Edit one entry behind the store's back: the chain breaks there. */
 	snprintf(path, sizeof(path), "%s/vault.db", dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE audit SET entry='{\"n\":9}' WHERE seq=3", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "UPDATE audit SET entry='{\"n\":9}' WHERE seq=3", NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	st = store_open(dir);
 	tx = store_tx_begin(st, 0);
@@ -251,9 +251,9 @@ static void test_migrates_v1(void **state)
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM meta WHERE k='kept'", -1, &q,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM meta WHERE k='kept'", -1, &q, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(q, 0), 1);
 	sqlite3_finalize(q);

@@ -2,12 +2,15 @@
 #ifndef GV_TEST_COMMON_H
 #define GV_TEST_COMMON_H
 
+/* cmocka needs these before it, in this order. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <cmocka.h>
+// clang-format on
 #include <string.h>
 
 /* Decodes a hex literal into buf; returns its length. */

@@ -142,7 +142,8 @@ static void test_verify_cache(void **state)
 	c = token_verify_cached(tc, key, 32, t2, strlen(t2)); /* evicts t1 */
 	assert_non_null(c);
 	assert_int_equal(c->perms, TOKEN_PERM_WRITE);
-	assert_string_equal(a->allowed ? json_string_value(json_array_get(a->allowed, 0)) : "", "a");
+	assert_string_equal(a->allowed ? json_string_value(json_array_get(a->allowed, 0)) : "",
+			    "a");
 	token_cap_free(a); /* still valid after eviction until released */
 	token_cap_free(b);
 	token_cap_free(c);
@@ -156,10 +157,8 @@ static void test_verify_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sign_verify),
-	    cmocka_unit_test(test_escalation_needs_resign),
-	    cmocka_unit_test(test_bad_shapes),
-	    cmocka_unit_test(test_scope),
+	    cmocka_unit_test(test_sign_verify),	 cmocka_unit_test(test_escalation_needs_resign),
+	    cmocka_unit_test(test_bad_shapes),	 cmocka_unit_test(test_scope),
 	    cmocka_unit_test(test_verify_cache),
 	};
 

@@ -79,6 +79,9 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FOBJ)
 	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer -Isrc -o $@ $< \
 		$(FOBJ) $(LDLIBS)
 
+# Keep the object files that only pattern rules name.
+.SECONDARY: $(FOBJ) $(SOBJ) $(VOBJ)
+
 fuzz-build: $(FUZZ:%=build/fuzz/fuzz_%)
 
 fuzz: fuzz-deps fuzz-build

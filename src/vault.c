@@ -272,10 +272,9 @@ struct audit_ev {
 	const char *target_user;
 	const char *error;
 	int success;
+	const unsigned char *name_id; /* the name's blind index if known, else NULL */
 };
 
-/* Appends inside the caller's write transaction. Names are sealed under the
- * audit key; with no key (vault locked) the name is left out entirely. */
 /* Builds an audit entry's text (free with crypto_wipe_free). Names are
  * sealed under the audit key and their blind index goes to *id; with no key
  * (vault locked) the name is left out entirely. */
@@ -305,12 +304,15 @@ static char *vault_audit_text(struct vault *v, const struct vault_keys *k,
 		sealed = malloc(slen);
 		b64 = malloc(enc_b64_len(slen, 0));
 		if (sealed == NULL || b64 == NULL ||
-		    crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, ev->name, ev->namelen, id) != 0 ||
+		    (ev->name_id == NULL && crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, ev->name,
+							       ev->namelen, id) != 0) ||
 		    crypto_seal(k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, ev->name,
 				ev->namelen, sealed) != 0) {
 			free(b64);
 			goto done;
 		}
+		if (ev->name_id != NULL && ev->name_id != id)
+			memcpy(id, ev->name_id, CRYPTO_HASH_LEN);
 		enc_b64_encode(sealed, slen, b64, 0);
 		json_object_set_new(e, "secretKeySealed", json_string(b64));
 		free(b64);
@@ -525,7 +527,7 @@ enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
 	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
 	struct audit_ev ev = {
-	    "vault.initialized", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	    "vault.initialized", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	char ts[32], *kdftext = NULL;
 	json_t *kj = NULL;
 	enum api_err err;
@@ -682,7 +684,8 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], *wrapped = NULL, *legacy = NULL;
 	size_t wlen = 0, llen = 0;
 	struct vault_keys *k = NULL;
-	struct audit_ev ev = {"vault.unlocked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "vault.unlocked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	enum api_err err;
 	int rl, rw, r;
 
@@ -749,7 +752,8 @@ enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 					0,
 					NULL,
 					"Invalid password",
-					0};
+					0,
+					NULL};
 		ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);
 	} else if (err == API_OK) {
@@ -768,7 +772,8 @@ done:
 
 enum api_err vault_lock(struct vault *v, const struct vault_actor *who)
 {
-	struct audit_ev ev = {"vault.locked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "vault.locked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 
 	pthread_rwlock_wrlock(&v->rw);
 	vault_wipe_locked(v);
@@ -796,7 +801,7 @@ enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *all
 			       long long ttl_s, const struct vault_actor *who, json_t **out)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"token.issued", user_id, who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {"token.issued", user_id, who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	unsigned char rnd[16], *sealed = NULL;
 	char id[TOKEN_ID_LEN + 1], *tok = NULL, *scope = NULL;
 	int64_t now = util_now_ms(), expires = now + ttl_s * 1000, issued;
@@ -916,7 +921,8 @@ enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, str
 enum api_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"token.revoked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "token.revoked", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	int64_t n;
 	int r;
 
@@ -938,7 +944,7 @@ enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
 {
 	struct store_tx *tx;
 	struct audit_ev ev = {
-	    "tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id, NULL, 1};
+	    "tokens.revoked.user", actor_user(who), who->ip, NULL, 0, user_id, NULL, 1, NULL};
 	int64_t n;
 	int r;
 
@@ -966,7 +972,7 @@ static void vault_deny(struct vault *v, const struct vault_keys *k, const char *
 		       const struct cap *cap, const char *name, size_t len, const char *ip,
 		       const char *error)
 {
-	struct audit_ev ev = {action, cap->user_id, ip, name, len, NULL, error, 0};
+	struct audit_ev ev = {action, cap->user_id, ip, name, len, NULL, error, 0, NULL};
 
 	if (vault_audit_one(v, k, &ev) != API_OK)
 		log_warn("%s: could not audit %s", __func__, action);
@@ -1106,7 +1112,7 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 			      const char *ip, struct vault_defer **out)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1};
+	struct audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
 	struct vault_defer *rv = NULL;
 	struct vault_keys *k;
@@ -1149,6 +1155,7 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 			     json_is_object(md) ? json_incref(md) : json_object());
 	/* Audit before reveal: the caller sends body only after this entry
 	 * commits (vault_defer_submit / vault_defer_wait). */
+	ev.name_id = id; /* computed above; no second HMAC on the hot path */
 	rv->entry = vault_audit_text(v, k, &ev, rv->id, &rv->has_id);
 	if (rv->body == NULL || rv->entry == NULL) {
 		err = API_INTERNAL;
@@ -1169,7 +1176,7 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 			      json_t *value, json_t *metadata, const char *ip,
 			      struct vault_defer **out)
 {
-	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1};
+	struct audit_ev ev = {"secret.created", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
 	struct vault_defer *d;
 	struct vault_keys *k;
 	char ts[32];
@@ -1194,7 +1201,10 @@ enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char
 	d->rec = json_pack("{s:s%,s:O,s:o,s:s,s:s}", "key", name, len, "value", value, "metadata",
 			   metadata ? json_incref(metadata) : json_object(), "updatedAt", ts,
 			   "updatedBy", cap->user_id);
-	/* Both entries are ready; the committer picks one once it knows. */
+	/* Both entries are ready; the committer picks one once it knows. The
+	 * blind index is computed once, for the row and both entries. */
+	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, d->id);
+	ev.name_id = d->id;
 	d->entry = vault_audit_text(v, k, &ev, d->id, &d->has_id);
 	ev.action = "secret.updated";
 	d->entry_updated = vault_audit_text(v, k, &ev, d->id, &has_id2);
@@ -1213,7 +1223,7 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 				 size_t len, const char *ip)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"secret.deleted", cap->user_id, ip, name, len, NULL, NULL, 1};
+	struct audit_ev ev = {"secret.deleted", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
 	unsigned char id[CRYPTO_HASH_LEN];
 	struct vault_keys *k;
 	enum api_err err;
@@ -1287,7 +1297,7 @@ static int vault_list_row(void *arg, const unsigned char *id, int64_t version,
 enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip, json_t **out)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct list_ctx c = {NULL, cap, NULL, 0};
 	enum api_err err;
 	int r;
@@ -1462,7 +1472,8 @@ done:
 enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who, json_t **out)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"vault.exported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "vault.exported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct vault_keys *k;
 	json_t *pending;
 	enum api_err err;
@@ -1666,7 +1677,8 @@ enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor
 			  const char **why)
 {
 	struct store_tx *tx;
-	struct audit_ev ev = {"vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1};
+	struct audit_ev ev = {
+	    "vault.imported", actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct crypto_kdf kdf;
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD];
 	json_t *kj = NULL, *created;

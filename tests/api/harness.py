@@ -1,11 +1,13 @@
 """harness.py: start the real groupvaultd on a free loopback port with a
 temporary data dir, and speak HTTP to it. Used by every black-box test."""
+import contextlib
 import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -110,6 +112,19 @@ class Vault:
 
     def restart(self):
         self.stop()
+        self.start()
+
+    @contextlib.contextmanager
+    def offline_db(self):
+        """Stops the daemon, yields a connection to its database for editing
+        behind its back, commits, and starts it again."""
+        self.stop()
+        con = sqlite3.connect(os.path.join(self.data_dir, "vault.db"))
+        try:
+            yield con
+            con.commit()
+        finally:
+            con.close()
         self.start()
 
     def close(self):

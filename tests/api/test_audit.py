@@ -109,13 +109,9 @@ def test_audit_survives_restart_and_verify_catches_edits():
         body = expect(v.mgmt("GET", "/audit/verify"), 200)
         assert body["valid"] is True and body["entries"] == len(after)
         assert len(body["head"]) == 64
-        v.stop()
-        con = sqlite3.connect(os.path.join(v.data_dir, "vault.db"))
-        con.execute("UPDATE audit SET entry=replace(entry, '\"success\":true', "
-                    "'\"success\":false') WHERE seq=3")
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            con.execute("UPDATE audit SET entry=replace(entry, '\"success\":true', "
+                        "'\"success\":false') WHERE seq=3")
         body = expect(v.mgmt("GET", "/audit/verify"), 200)
         assert body["valid"] is False and body["firstBadSeq"] == 3
 
@@ -126,31 +122,18 @@ def test_verify_catches_removed_and_reordered_entries():
         for _ in range(4):
             v.mgmt("POST", "/extend")
             v.mgmt("POST", "/lock")
-        v.stop()
-        db = os.path.join(v.data_dir, "vault.db")
-        con = sqlite3.connect(db)
-        e2, e3 = [r[0] for r in con.execute("SELECT entry FROM audit WHERE seq IN (2,3) "
-                                            "ORDER BY seq")]
-        con.execute("UPDATE audit SET entry=? WHERE seq=2", (e3,))
-        con.execute("UPDATE audit SET entry=? WHERE seq=3", (e2,))
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            e2, e3 = [r[0] for r in con.execute("SELECT entry FROM audit WHERE seq IN (2,3) "
+                                                "ORDER BY seq")]
+            con.execute("UPDATE audit SET entry=? WHERE seq=2", (e3,))
+            con.execute("UPDATE audit SET entry=? WHERE seq=3", (e2,))
         assert expect(v.mgmt("GET", "/audit/verify"), 200)["valid"] is False
-        v.stop()
-        con = sqlite3.connect(db)
-        con.execute("UPDATE audit SET entry=? WHERE seq=2", (e2,))
-        con.execute("UPDATE audit SET entry=? WHERE seq=3", (e3,))
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            con.execute("UPDATE audit SET entry=? WHERE seq=2", (e2,))
+            con.execute("UPDATE audit SET entry=? WHERE seq=3", (e3,))
         assert expect(v.mgmt("GET", "/audit/verify"), 200)["valid"] is True
-        v.stop()
-        con = sqlite3.connect(db)
-        con.execute("DELETE FROM audit WHERE seq=4")
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            con.execute("DELETE FROM audit WHERE seq=4")
         body = expect(v.mgmt("GET", "/audit/verify"), 200)
         assert body["valid"] is False and body["firstBadSeq"] == 5
 

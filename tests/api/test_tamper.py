@@ -45,14 +45,10 @@ def test_swapped_records_do_not_open():
         tok = v.token()
         expect(v.cap("POST", "/secrets/a", tok, {"value": "value-a"}), 200)
         expect(v.cap("POST", "/secrets/b", tok, {"value": "value-b"}), 200)
-        v.stop()
-        con = sqlite3.connect(os.path.join(v.data_dir, "vault.db"))
-        (ra, ia), (rb, ib) = con.execute("SELECT record, id FROM secrets").fetchall()
-        con.execute("UPDATE secrets SET record=? WHERE id=?", (rb, ia))
-        con.execute("UPDATE secrets SET record=? WHERE id=?", (ra, ib))
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            (ra, ia), (rb, ib) = con.execute("SELECT record, id FROM secrets").fetchall()
+            con.execute("UPDATE secrets SET record=? WHERE id=?", (rb, ia))
+            con.execute("UPDATE secrets SET record=? WHERE id=?", (ra, ib))
         v.mgmt("POST", "/unlock", {"password": PASSWORD})
         for name in ("a", "b"):
             r = v.cap("GET", "/secrets/" + name, tok)
@@ -63,14 +59,10 @@ def test_swapped_records_do_not_open():
 def test_flipped_wrapped_root_refuses_unlock():
     with Vault() as v:
         v.init_unlock()
-        v.stop()
-        con = sqlite3.connect(os.path.join(v.data_dir, "vault.db"))
-        (root,) = con.execute("SELECT v FROM meta WHERE k='root'").fetchone()
-        root = bytearray(root)
-        root[20] ^= 0x80
-        con.execute("UPDATE meta SET v=? WHERE k='root'", (bytes(root),))
-        con.commit()
-        con.close()
-        v.start()
+        with v.offline_db() as con:
+            (root,) = con.execute("SELECT v FROM meta WHERE k='root'").fetchone()
+            root = bytearray(root)
+            root[20] ^= 0x80
+            con.execute("UPDATE meta SET v=? WHERE k='root'", (bytes(root),))
         expect(v.mgmt("POST", "/unlock", {"password": PASSWORD}), 401, "Invalid password")
         assert expect(v.mgmt("GET", "/status"), 200)["unlocked"] is False

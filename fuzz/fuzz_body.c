@@ -105,6 +105,20 @@ static void check_resp(const struct api_resp *resp)
 		assert(json_is_string(json_object_get(resp->body, "error")));
 }
 
+/* The text the HTTP layer would send, parsed back (it must be JSON). */
+static json_t *take_answer(struct vault_defer *d)
+{
+	size_t len = 0;
+	char *text = vault_defer_take(d, &len);
+	json_t *o;
+
+	assert(text != NULL && strlen(text) == len);
+	o = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+	assert(json_is_object(o));
+	crypto_wipe_free(text);
+	return o;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -117,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct route *r;
 	struct api_req req;
-	struct api_resp resp = {200, NULL, 0, NULL};
+	struct api_resp resp = {.status = 200};
 	char param[256];
 	size_t plen;
 
@@ -152,21 +166,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (resp.defer != NULL) { /* a write: perform it and wait, as the HTTP layer would */
 		enum api_err e = vault_defer_wait(resp.defer);
 		assert(e == API_OK);
-		resp.body = vault_defer_take(resp.defer);
+		resp.body = take_answer(resp.defer);
 		vault_defer_free(resp.defer);
 		resp.defer = NULL;
 	}
 	check_resp(&resp);
 	if (resp.status == 200 && strcmp(r->pattern, "/secrets/:key") == 0 &&
 	    strcmp(r->method, "POST") == 0) {
-		struct api_resp got = {200, NULL, 0, NULL};
+		struct api_resp got = {.status = 200};
 		struct api_req g = req;
 		g.method = "GET";
 		g.body = NULL;
 		get_route->handler(v, &cfg, &g, &got);
 		assert(got.status == 200 && got.defer != NULL);
 		assert(vault_defer_wait(got.defer) == API_OK);
-		got.body = vault_defer_take(got.defer);
+		got.body = take_answer(got.defer);
 		vault_defer_free(got.defer);
 		assert(json_equal(json_object_get(got.body, "value"),
 				  json_object_get(req.body, "value")));

@@ -75,6 +75,10 @@ struct api_resp {
 	 * its audit entry has committed (the HTTP layer waits without blocking
 	 * a thread). */
 	struct vault_defer *defer;
+	/* Set instead of body by the HTTP layer for an answer already written
+	 * as text (owned, wipe-on-free: crypto_wipe_free). */
+	char *text;
+	size_t text_len;
 };
 
 /* Fills resp with an error; details may be NULL. */

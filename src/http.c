@@ -56,15 +56,23 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 	enum MHD_Result ret;
 	char *text = NULL;
 
-	if (resp->body == NULL)
-		api_fail(resp, API_INTERNAL, NULL);
-	if (resp->body != NULL)
-		text = json_dumps(resp->body, JSON_COMPACT);
-	/* json_dumps allocates through crypto_wipe_malloc (see main.c), so the
-	 * body is wiped when libmicrohttpd frees it. */
+	size_t len = 0;
+
+	if (resp->text != NULL) {
+		text = resp->text;
+		len = resp->text_len;
+		resp->text = NULL;
+	} else {
+		if (resp->body == NULL)
+			api_fail(resp, API_INTERNAL, NULL);
+		if (resp->body != NULL && (text = json_dumps(resp->body, JSON_COMPACT)) != NULL)
+			len = strlen(text);
+	}
+	/* Both kinds of text are wipe-on-free buffers (json_dumps allocates
+	 * through crypto_wipe_malloc, see main.c), so the answer is wiped when
+	 * libmicrohttpd frees it. */
 	if (text != NULL) {
-		r = MHD_create_response_from_buffer_with_free_callback(strlen(text), text,
-								       http_body_free);
+		r = MHD_create_response_from_buffer_with_free_callback(len, text, http_body_free);
 	} else {
 		resp->status = 500;
 		r = MHD_create_response_from_buffer(strlen(oom), oom, MHD_RESPMEM_PERSISTENT);
@@ -88,7 +96,7 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 
 static enum MHD_Result http_error(struct MHD_Connection *c, enum api_err e, const char *details)
 {
-	struct api_resp resp = {0, NULL, 0, NULL};
+	struct api_resp resp = {.status = 0};
 	enum MHD_Result r;
 
 	api_fail(&resp, e, details);
@@ -163,11 +171,11 @@ static void http_deferred_done(void *ctx, int rc)
  * otherwise 503 and the prepared answer is wiped. */
 static enum MHD_Result http_finish_deferred(struct http_conn *hc, struct MHD_Connection *c)
 {
-	struct api_resp resp = {200, NULL, 0, NULL};
+	struct api_resp resp = {.status = 200};
 	enum MHD_Result ret;
 
 	if (hc->defer_state == DEFER_OK)
-		resp.body = vault_defer_take(hc->defer);
+		resp.text = vault_defer_take(hc->defer, &resp.text_len);
 	else
 		api_fail(&resp, vault_defer_failure(hc->defer), NULL);
 	vault_defer_free(hc->defer);
@@ -185,7 +193,7 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	size_t nsegs = 0, plen = strlen(url), seglen[HTTP_MAX_SEGS];
 	const struct route *rt;
 	struct api_req req;
-	struct api_resp resp = {200, NULL, 0, NULL};
+	struct api_resp resp = {.status = 200};
 	struct cap *cap = NULL;
 	json_error_t jerr;
 	enum MHD_Result ret;

@@ -17,6 +17,7 @@
 
 #include "crypto.h"
 #include "enc.h"
+#include "jtext.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "record.h"
@@ -32,6 +33,10 @@
 #define VAULT_V1_FORMAT "ocmt-group-vault"
 #define VAULT_RL_SLOTS 4096
 #define VAULT_TOKEN_CACHE 1024
+#define VAULT_NAME_MAX 255
+#define VAULT_SEAL_SLOTS 64
+/* base64 of a sealed name, NUL included */
+#define VAULT_SEALED_B64 (4 * ((VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD + 2) / 3) + 1)
 
 struct vault_keys {
 	unsigned char kek[CRYPTO_KEY_LEN];
@@ -39,6 +44,12 @@ struct vault_keys {
 	unsigned char data[CRYPTO_KEY_LEN];
 	unsigned char index[CRYPTO_KEY_LEN];
 	unsigned char audit[CRYPTO_KEY_LEN];
+};
+
+struct vault_seal {
+	unsigned char id[CRYPTO_HASH_LEN];
+	char b64[VAULT_SEALED_B64];
+	int used;
 };
 
 struct vault {
@@ -57,6 +68,8 @@ struct vault {
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
 	int stopping;
+	pthread_mutex_t seal_mu;
+	struct vault_seal seals[VAULT_SEAL_SLOTS]; /* sealed names (vault_sealed_name) */
 };
 
 static const char *actor_user(const struct vault_actor *who)
@@ -79,6 +92,10 @@ static void vault_wipe_locked(struct vault *v)
 	crypto_secure_free(v->keys, sizeof(*v->keys));
 	v->keys = NULL;
 	v->expires = 0;
+	/* sealed names belong to the session's audit key */
+	pthread_mutex_lock(&v->seal_mu);
+	memset(v->seals, 0, sizeof(v->seals));
+	pthread_mutex_unlock(&v->seal_mu);
 }
 
 /* Caller holds rw (read or write). Returns the keys if the session is live. */
@@ -186,6 +203,7 @@ struct vault *vault_new(const struct config *cfg)
 	pthread_mutex_init(&v->kdf_mu, NULL);
 	pthread_mutex_init(&v->tmu, NULL);
 	pthread_cond_init(&v->tcv, NULL);
+	pthread_mutex_init(&v->seal_mu, NULL);
 	v->st = store_open(cfg->data_dir);
 	if (v->st == NULL)
 		goto fail;
@@ -275,53 +293,106 @@ struct audit_ev {
 	const unsigned char *name_id; /* the name's blind index if known, else NULL */
 };
 
-/* Builds an audit entry's text (free with crypto_wipe_free). Names are
- * sealed under the audit key and their blind index goes to *id; with no key
- * (vault locked) the name is left out entirely. */
+/* A name sealed under the audit key, kept for the session: sealing costs
+ * an AES key schedule per entry, and the cached ciphertext reveals nothing
+ * the entry's blind index does not already (equal names). Caller holds rw. */
+static int vault_sealed_name(struct vault *v, const struct vault_keys *k, const char *name,
+			     size_t len, const unsigned char id[CRYPTO_HASH_LEN],
+			     char out[VAULT_SEALED_B64])
+{
+	struct vault_seal *s = &v->seals[id[0] % VAULT_SEAL_SLOTS];
+	unsigned char sealed[VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD];
+	int hit;
+
+	if (len > VAULT_NAME_MAX)
+		return -1;
+	pthread_mutex_lock(&v->seal_mu);
+	hit = s->used && memcmp(s->id, id, CRYPTO_HASH_LEN) == 0;
+	if (hit)
+		memcpy(out, s->b64, sizeof(s->b64));
+	pthread_mutex_unlock(&v->seal_mu);
+	if (hit)
+		return 0;
+	if (crypto_seal(k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, name, len,
+			sealed) != 0)
+		return -1;
+	enc_b64_encode(sealed, len + CRYPTO_SEAL_OVERHEAD, out, 0);
+	pthread_mutex_lock(&v->seal_mu);
+	memcpy(s->id, id, CRYPTO_HASH_LEN);
+	memcpy(s->b64, out, sizeof(s->b64));
+	s->used = 1;
+	pthread_mutex_unlock(&v->seal_mu);
+	return 0;
+}
+
+static void vault_jtext_field(struct jtext *t, const char *key, const char *val)
+{
+	jtext_raw(t, ",\"", 2);
+	jtext_raw(t, key, strlen(key));
+	jtext_raw(t, "\":", 2);
+	jtext_str(t, val, strlen(val));
+}
+
+/* Builds an audit entry's text (free with free(); it holds no secret).
+ * Names are sealed under the audit key and their blind index goes to *id;
+ * with no key (vault locked) the name is left out entirely. The entry has a
+ * fixed shape, so it is written directly rather than through a JSON tree:
+ * this runs for every read. */
 static char *vault_audit_text(struct vault *v, const struct vault_keys *k,
 			      const struct audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
 			      int *has_id)
 {
-	char ts[32], *text = NULL;
-	unsigned char *sealed = NULL;
-	json_t *e;
+	const char *user = ev->user ? ev->user : "system", *ip = ev->ip ? ev->ip : "";
+	char ts[32], sealed[VAULT_SEALED_B64], *text;
+	struct jtext t;
+	size_t cap;
 
 	*has_id = 0;
-	util_iso8601(util_now_ms(), ts, sizeof(ts));
-	e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "timestamp", ts, "groupId", v->cfg->group_id,
-		      "action", ev->action, "userId", ev->user ? ev->user : "system", "ipAddress",
-		      ev->ip ? ev->ip : "", "success", ev->success);
-	if (e == NULL)
-		return NULL;
-	if (ev->target_user != NULL)
-		json_object_set_new(e, "targetUserId", json_string(ev->target_user));
-	if (ev->error != NULL)
-		json_object_set_new(e, "error", json_string(ev->error));
+	sealed[0] = '\0';
 	if (ev->name != NULL && k != NULL) {
-		size_t slen = ev->namelen + CRYPTO_SEAL_OVERHEAD;
-		char *b64;
-
-		sealed = malloc(slen);
-		b64 = malloc(enc_b64_len(slen, 0));
-		if (sealed == NULL || b64 == NULL ||
-		    (ev->name_id == NULL && crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, ev->name,
-							       ev->namelen, id) != 0) ||
-		    crypto_seal(k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, ev->name,
-				ev->namelen, sealed) != 0) {
-			free(b64);
-			goto done;
-		}
+		if (ev->name_id == NULL &&
+		    crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, ev->name, ev->namelen, id) != 0)
+			return NULL;
 		if (ev->name_id != NULL && ev->name_id != id)
 			memcpy(id, ev->name_id, CRYPTO_HASH_LEN);
-		enc_b64_encode(sealed, slen, b64, 0);
-		json_object_set_new(e, "secretKeySealed", json_string(b64));
-		free(b64);
+		if (vault_sealed_name(v, k, ev->name, ev->namelen, id, sealed) != 0)
+			return NULL;
 		*has_id = 1;
 	}
-	text = json_dumps(e, JSON_COMPACT);
-done:
-	free(sealed);
-	json_decref(e);
+	cap = 200 + sizeof(sealed) + JTEXT_STR_MAX(strlen(v->cfg->group_id)) +
+	      JTEXT_STR_MAX(strlen(ev->action)) + JTEXT_STR_MAX(strlen(user)) +
+	      JTEXT_STR_MAX(strlen(ip)) +
+	      (ev->target_user ? JTEXT_STR_MAX(strlen(ev->target_user)) + 20 : 0) +
+	      (ev->error ? JTEXT_STR_MAX(strlen(ev->error)) + 12 : 0);
+	if ((text = malloc(cap)) == NULL)
+		return NULL;
+	util_iso8601(util_now_ms(), ts, sizeof(ts));
+	jtext_init(&t, text, cap);
+	jtext_raw(&t, "{\"timestamp\":", 13);
+	jtext_str(&t, ts, strlen(ts));
+	vault_jtext_field(&t, "groupId", v->cfg->group_id);
+	vault_jtext_field(&t, "action", ev->action);
+	vault_jtext_field(&t, "userId", user);
+	vault_jtext_field(&t, "ipAddress", ip);
+	if (ev->success)
+		jtext_raw(&t, ",\"success\":true", 15);
+	else
+		jtext_raw(&t, ",\"success\":false", 16);
+	if (ev->target_user != NULL)
+		vault_jtext_field(&t, "targetUserId", ev->target_user);
+	if (ev->error != NULL)
+		vault_jtext_field(&t, "error", ev->error);
+	if (*has_id) { /* base64: nothing to escape */
+		jtext_raw(&t, ",\"secretKeySealed\":\"", 20);
+		jtext_raw(&t, sealed, strlen(sealed));
+		jtext_raw(&t, "\"", 1);
+	}
+	jtext_raw(&t, "}", 1);
+	if (jtext_end(&t) != 0) {
+		log_err("%s: entry larger than its bound", __func__);
+		free(text);
+		return NULL;
+	}
 	return text;
 }
 
@@ -336,7 +407,7 @@ static int vault_audit_append(struct vault *v, struct store_tx *tx, const struct
 	if (text == NULL)
 		return -1;
 	rc = store_audit_append(tx, text, strlen(text), has_id ? id : NULL);
-	crypto_wipe_free(text);
+	free(text);
 	return rc;
 }
 
@@ -1004,8 +1075,9 @@ static enum api_err vault_secret_begin(struct vault *v, const struct cap *cap, c
  * write (the record and its audit entry, written by the committer). */
 struct vault_defer {
 	struct vault *v;
-	json_t *body; /* a read's answer, held back until the entry is durable */
-	char *entry;  /* a read's entry; a write's "created" entry */
+	char *answer; /* a read's answer (wipe-on-free), held back until the entry is durable */
+	size_t answer_len;
+	char *entry; /* a read's entry; a write's "created" entry */
 	unsigned char id[CRYPTO_HASH_LEN];
 	int has_id;
 	/* a write */
@@ -1020,22 +1092,30 @@ void vault_defer_free(struct vault_defer *r)
 {
 	if (r == NULL)
 		return;
-	json_decref(r->body);
+	crypto_wipe_free(r->answer);
 	json_decref(r->rec);
-	crypto_wipe_free(r->entry);
-	crypto_wipe_free(r->entry_updated);
+	free(r->entry);
+	free(r->entry_updated);
 	crypto_secure_free(r->data_key, CRYPTO_KEY_LEN);
 	free(r);
 }
 
-json_t *vault_defer_take(struct vault_defer *r)
+char *vault_defer_take(struct vault_defer *r, size_t *len)
 {
-	json_t *b = r->body;
+	static const char put_new[] = "{\"success\":true,\"created\":true}";
+	static const char put_old[] = "{\"success\":true,\"created\":false}";
+	char *a = r->answer;
 
-	if (r->is_put)
-		return json_pack("{s:b,s:b}", "success", 1, "created", r->created);
-	r->body = NULL;
-	return b;
+	if (r->is_put) {
+		const char *t = r->created ? put_new : put_old;
+		*len = strlen(t);
+		if ((a = crypto_wipe_malloc(*len + 1)) != NULL)
+			memcpy(a, t, *len + 1);
+		return a;
+	}
+	*len = r->answer_len;
+	r->answer = NULL;
+	return a;
 }
 
 /* Runs on the committer thread inside the batch: bump the version, seal
@@ -1116,7 +1196,6 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
 	struct vault_defer *rv = NULL;
 	struct vault_keys *k;
-	json_t *r = NULL, *md;
 	int64_t version = 0;
 	size_t rlen = 0;
 	enum api_err err;
@@ -1136,28 +1215,23 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
 	}
-	r = record_open(k->data, id, version, rec, rlen);
-	if (r == NULL || strlen(json_string_value(json_object_get(r, "key"))) != len ||
-	    memcmp(json_string_value(json_object_get(r, "key")), name, len) != 0) {
-		log_err("%s: a stored record failed its integrity check", __func__);
-		err = API_CORRUPT;
-		goto done;
-	}
-	md = json_object_get(r, "metadata");
 	rv = calloc(1, sizeof(*rv));
 	if (rv == NULL) {
 		err = API_INTERNAL;
 		goto done;
 	}
 	rv->v = v;
-	rv->body = json_pack("{s:O,s:O,s:o}", "key", json_object_get(r, "key"), "value",
-			     json_object_get(r, "value"), "metadata",
-			     json_is_object(md) ? json_incref(md) : json_object());
-	/* Audit before reveal: the caller sends body only after this entry
+	rv->answer = record_answer(k->data, id, version, rec, rlen, name, len, &rv->answer_len);
+	if (rv->answer == NULL) {
+		log_err("%s: a stored record failed its integrity check", __func__);
+		err = API_CORRUPT;
+		goto done;
+	}
+	/* Audit before reveal: the caller sends the answer only after this entry
 	 * commits (vault_defer_submit / vault_defer_wait). */
 	ev.name_id = id; /* computed above; no second HMAC on the hot path */
 	rv->entry = vault_audit_text(v, k, &ev, rv->id, &rv->has_id);
-	if (rv->body == NULL || rv->entry == NULL) {
+	if (rv->entry == NULL) {
 		err = API_INTERNAL;
 		goto done;
 	}
@@ -1167,7 +1241,6 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 done:
 	pthread_rwlock_unlock(&v->rw);
 	vault_defer_free(rv);
-	json_decref(r);
 	free(rec);
 	return err;
 }

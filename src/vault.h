@@ -62,8 +62,10 @@ int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), v
 enum api_err vault_defer_wait(struct vault_defer *r);
 /* The error to answer when the commit failed (503 kinds). */
 enum api_err vault_defer_failure(const struct vault_defer *r);
-/* The answer (the caller owns it); only after a successful commit. */
-json_t *vault_defer_take(struct vault_defer *r);
+/* The answer's JSON text, *len bytes plus a NUL, in a wipe-on-free buffer
+ * the caller owns (crypto_wipe_free); NULL if out of memory. Only after a
+ * successful commit. */
+char *vault_defer_take(struct vault_defer *r, size_t *len);
 void vault_defer_free(struct vault_defer *r);
 /* Prepares a write; the committer performs it when submitted, and the
  * answer ({success, created}) is known once it is durable. */

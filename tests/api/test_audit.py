@@ -161,3 +161,22 @@ def test_audit_before_reveal():
         con.close()
         assert expect(v.cap("GET", "/secrets/s", tok), 200)["value"] == "SHOULD-NOT-LEAK"
         assert expect(v.mgmt("GET", "/audit/verify"), 200)["valid"] is True
+
+
+def test_entries_escape_what_clients_send():
+    """Entries are written as text directly: user ids with quotes, control
+    characters and non-ASCII, and a forwarded address that is not UTF-8, all
+    come back exactly (or, for invalid UTF-8, as U+FFFD) and the chain holds."""
+    with Vault(TRUST_PROXY=1) as v:
+        v.init_unlock()
+        user = 'we"ird\\ \u00fcser\t\u2713 \U0001f511 </script>'
+        tok = v.token(user=user)
+        expect(v.cap("POST", "/secrets/k", tok, {"value": "v"}), 200)
+        expect(v.cap("GET", "/secrets/k", tok, headers={"x-forwarded-for": b"\xff\xfe\"x"}), 200)
+        expect(v.cap("GET", "/secrets/k", tok, headers={"x-forwarded-for": "10.1.2.3"}), 200)
+        logs = expect(v.mgmt("GET", "/audit?limit=3"), 200)["logs"]
+        assert [e["action"] for e in logs] == ["secret.read", "secret.read", "secret.created"]
+        assert all(e["userId"] == user and e["secretKey"] == "k" for e in logs)
+        assert logs[0]["ipAddress"] == "10.1.2.3"
+        assert logs[1]["ipAddress"] == "\ufffd\ufffd\"x"
+        assert expect(v.mgmt("GET", "/audit/verify"), 200)["valid"] is True

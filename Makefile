@@ -130,7 +130,11 @@ build/bench/argon2_raw: bench/argon2_raw.c | build/bench
 build/bench:
 	@mkdir -p $@
 
-bench: all build/bench/argon2_raw
+build/bench/floor: bench/floor.c | build/bench
+	@echo "  CC      $@"
+	@$(CC) $(CSTD) -O2 $(HARDEN) -pie -o $@ $< -Wl,--no-as-needed $(PKG_LIBS) -lpthread
+
+bench: all build/bench/argon2_raw build/bench/floor
 	@scripts/deps.sh bench
 	@python3 bench/bench.py
 

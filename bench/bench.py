@@ -279,7 +279,8 @@ def main():
         rate = max(med(w10), 1000)
         while n < target:
             wrk("http://127.0.0.1:%d" % v.port, 64, [cap], lua,
-                seconds=max(1, int((target - n) / rate * 0.9) + 1), args=("create",))
+                seconds=max(1, int((target - n) / rate * 0.9) + 1),
+                args=("create", str((target - n + 1) // 2)))
             n = count()
         return n
 

@@ -1,10 +1,13 @@
 -- write.lua: durable, audited writes for wrk.
---   wrk ... URL -- create        every request stores a new secret
+--   wrk ... URL -- create [M]    every request stores a new secret; with M, each
+--                                thread stops after M answers (overshoot <= conns)
 --   wrk ... URL -- update N      every request overwrites one of key0..keyN-1
 local counter = 0
 local threads = 0
 local mode = "create"
 local nkeys = 10
+local limit = 0
+local answered = 0
 
 -- Unique per run and per thread, so creates never collide.
 function setup(thread)
@@ -16,6 +19,17 @@ end
 function init(args)
   mode = args[1] or "create"
   nkeys = tonumber(args[2] or "10")
+  if mode == "create" then
+    limit = tonumber(args[2] or "0")
+  end
+  if limit > 0 then -- only then pay for a Lua call per answer
+    response = function(status, headers, body)
+      answered = answered + 1
+      if answered >= limit then
+        wrk.thread:stop()
+      end
+    end
+  end
 end
 
 function request()

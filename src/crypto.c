@@ -25,18 +25,31 @@ static pthread_once_t crypto_fetch_once = PTHREAD_ONCE_INIT;
 static EVP_MAC *crypto_hmac;
 static EVP_CIPHER *crypto_gcm;
 static EVP_MD *crypto_sha;
+/* HMAC-SHA256 with no key: each call copies it, because naming the digest
+ * in EVP_MAC_init would fetch SHA-256 again every time. It holds no secret. */
+static EVP_MAC_CTX *crypto_hmac_sha;
 
 static void crypto_fetch(void)
 {
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_end(),
+	};
+
 	crypto_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	crypto_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	crypto_sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (crypto_hmac != NULL && (crypto_hmac_sha = EVP_MAC_CTX_new(crypto_hmac)) != NULL &&
+	    EVP_MAC_CTX_set_params(crypto_hmac_sha, params) != 1) {
+		EVP_MAC_CTX_free(crypto_hmac_sha);
+		crypto_hmac_sha = NULL;
+	}
 }
 
 static int crypto_fetched(void)
 {
 	pthread_once(&crypto_fetch_once, crypto_fetch);
-	return crypto_hmac != NULL && crypto_gcm != NULL && crypto_sha != NULL;
+	return crypto_hmac_sha != NULL && crypto_gcm != NULL && crypto_sha != NULL;
 }
 
 int crypto_init(void)
@@ -159,15 +172,11 @@ int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t a
 	EVP_MAC_CTX *ctx = NULL;
 	size_t outlen = 0;
 	int rc = -1;
-	OSSL_PARAM params[] = {
-	    OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-	    OSSL_PARAM_construct_end(),
-	};
 
 	if (!crypto_fetched())
 		goto done;
-	ctx = EVP_MAC_CTX_new(crypto_hmac);
-	if (ctx == NULL || EVP_MAC_init(ctx, key, keylen, params) != 1)
+	ctx = EVP_MAC_CTX_dup(crypto_hmac_sha);
+	if (ctx == NULL || EVP_MAC_init(ctx, key, keylen, NULL) != 1)
 		goto done;
 	if (alen > 0 && EVP_MAC_update(ctx, a, alen) != 1)
 		goto done;

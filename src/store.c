@@ -279,15 +279,18 @@ static void fault_register(void)
 	sqlite3_vfs_register(&fault_vfs, 1);
 }
 
-static void fault_install(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, fault_register);
-}
-#else
-static void fault_install(void) {}
 #endif
+
+/* Process-wide SQLite settings, before its first use. */
+static void store_global_setup(void)
+{
+	/* No allocation statistics: they take one global mutex on every
+	 * allocation, which readers and the committer then contend for. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+#ifdef GV_FAULT_INJECTION
+	fault_register();
+#endif
+}
 
 static int store_exec(sqlite3 *db, const char *sql)
 {
@@ -540,7 +543,10 @@ struct store *store_open(const char *dir)
 		log_err("store: cannot create %s: %s", dir, strerror(errno));
 		return NULL;
 	}
-	fault_install();
+	{
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+		pthread_once(&once, store_global_setup);
+	}
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;

@@ -58,7 +58,7 @@ build/test/%_test: tests/unit/%_test.c $(SOBJ) | build/test
 
 # Fuzz drivers. `make test` replays their corpora with a plain main()
 # (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
-FUZZ       := path token import record body
+FUZZ       := path token import record body jtext
 RBIN       := $(FUZZ:%=build/replay/fuzz_%)
 FUZZ_SECONDS ?= 60
 FUZZ_CC    ?= clang

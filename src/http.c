@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,7 +29,8 @@ struct http {
 	struct MHD_Daemon *d;
 	const struct config *cfg;
 	struct vault *v;
-	_Atomic unsigned suspended; /* connections waiting for an audit commit */
+	_Atomic unsigned suspended;	/* connections waiting for an audit commit */
+	_Atomic long long last_request; /* util_mono_ms() */
 };
 
 enum { DEFER_NONE, DEFER_WAITING, DEFER_OK, DEFER_FAILED };
@@ -303,6 +305,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 	}
 	if (hc == NULL) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "content-length");
+		atomic_store_explicit(&h->last_request, util_mono_ms(), memory_order_relaxed);
 		hc = calloc(1, sizeof(*hc));
 		if (hc == NULL)
 			return MHD_NO;
@@ -418,6 +421,11 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 		return NULL;
 	}
 	return h;
+}
+
+long long http_last_request(struct http *h)
+{
+	return atomic_load_explicit(&h->last_request, memory_order_relaxed);
 }
 
 void http_stop(struct http *h)

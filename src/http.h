@@ -11,5 +11,7 @@ struct http;
 /* Starts listening; NULL with a log line on failure. */
 struct http *http_start(const struct config *cfg, struct vault *v);
 void http_stop(struct http *h);
+/* Monotonic ms (util_mono_ms) when the last request arrived. */
+long long http_last_request(struct http *h);
 
 #endif

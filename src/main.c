@@ -7,15 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "routes.h"
+#include "util.h"
 #include "vault.h"
 
 #define GV_VERSION "0.1.0"
+/* Quiet this long after a request, memory a burst grew is given back. */
+#define MAIN_TRIM_AFTER_MS 2000
 
 static void usage(FILE *out)
 {
@@ -23,6 +27,27 @@ static void usage(FILE *out)
 		     "Per-group secret vault. Configured by environment variables:\n\n");
 	for (const struct config_var *c = config_vars; c->name != NULL; c++)
 		fprintf(out, "  %-28s %-12s %s\n", c->name, c->def, c->help);
+}
+
+/* Waits up to a second for SIGINT/SIGTERM and returns it; -1 on a timeout,
+ * after giving back memory once per quiet spell (idle vaults stay small:
+ * a burst leaves malloc arenas and SQLite caches grown by a few MiB). */
+static int main_wait(const sigset_t *set, struct http *h, struct vault *v)
+{
+	static long long trimmed_at = -1;
+	struct timespec second = {1, 0};
+	long long last;
+	int sig = sigtimedwait(set, NULL, &second);
+
+	if (sig > 0)
+		return sig;
+	last = http_last_request(h);
+	if (last != trimmed_at && util_mono_ms() - last >= MAIN_TRIM_AFTER_MS) {
+		vault_trim(v);
+		malloc_trim(0);
+		trimmed_at = last;
+	}
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -82,7 +107,8 @@ int main(int argc, char **argv)
 	}
 	log_info("groupvaultd %s listening on %s:%u (group %s, data %s)", GV_VERSION,
 		 cfg.bind_address, cfg.port, cfg.group_id, cfg.data_dir);
-	sigwait(&set, &sig);
+	while ((sig = main_wait(&set, h, v)) < 0)
+		;
 	log_info("signal %d: shutting down", sig);
 	http_stop(h);
 	vault_free(v);

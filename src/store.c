@@ -657,6 +657,31 @@ static void store_reader_put(struct store_tx *tx)
 	pthread_mutex_unlock(&st->rmu);
 }
 
+void store_trim(struct store *st)
+{
+	struct store_tx *extra, *next;
+
+	/* Keep one reader; a burst reopens more (a few hundred µs each). */
+	pthread_mutex_lock(&st->rmu);
+	extra = st->free_readers != NULL ? st->free_readers->next : NULL;
+	if (st->free_readers != NULL)
+		st->free_readers->next = NULL;
+	for (next = extra; next != NULL; next = next->next)
+		st->nreaders--;
+	if (st->free_readers != NULL)
+		sqlite3_db_release_memory(st->free_readers->db);
+	pthread_cond_broadcast(&st->rcv);
+	pthread_mutex_unlock(&st->rmu);
+	for (; extra != NULL; extra = next) {
+		next = extra->next;
+		store_conn_close(extra);
+	}
+	pthread_mutex_lock(&st->wmu);
+	if (!st->outer_open)
+		sqlite3_db_release_memory(st->w->db);
+	pthread_mutex_unlock(&st->wmu);
+}
+
 /* Commits the open batch with one fsync and wakes its waiters. wmu held. */
 static void store_commit_batch(struct store *st)
 {

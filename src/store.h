@@ -17,6 +17,9 @@ struct store_tx; /* a transaction on one connection */
 /* Opens (creating if needed) DIR/vault.db. Returns NULL with a log line. */
 struct store *store_open(const char *dir);
 void store_close(struct store *st);
+/* After a quiet spell: closes all idle read connections but one and frees
+ * the page caches of the rest (memory a burst grew). Safe at any time. */
+void store_trim(struct store *st);
 
 /* Read transactions (write=0) run on a pool of connections, in parallel.
  * Write transactions run one at a time on the writer connection, each in a

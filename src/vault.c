@@ -258,6 +258,8 @@ void vault_free(struct vault *v)
 	free(v);
 }
 
+void vault_trim(struct vault *v) { store_trim(v->st); }
+
 int vault_is_initialized(struct vault *v)
 {
 	int r;

@@ -25,6 +25,8 @@ struct vault *vault_new(const struct config *cfg);
 /* Locks (wiping keys), stops the timer, closes the store. NULL is a no-op. */
 void vault_free(struct vault *v);
 
+/* Gives back memory a burst of requests grew (see store_trim). */
+void vault_trim(struct vault *v);
 int vault_is_initialized(struct vault *v);
 /* Seconds left in the session, or 0 when locked. */
 unsigned vault_session_left(struct vault *v);

@@ -88,7 +88,7 @@ fuzz: fuzz-deps fuzz-build
 	@for t in $(FUZZ); do \
 		mkdir -p build/fuzz/work-$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
-		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/ \
 			build/fuzz/work-$$t fuzz/corpus/$$t 2>&1 | grep -E "stat::number_of_executed_units|ERROR|Done" || exit 1; \
 	done
 

@@ -22,6 +22,7 @@
 #include "ratelimit.h"
 #include "record.h"
 #include "regcache.h"
+#include "rowcache.h"
 #include "store.h"
 #include "util.h"
 
@@ -33,6 +34,7 @@
 #define VAULT_V1_FORMAT "ocmt-group-vault"
 #define VAULT_RL_SLOTS 4096
 #define VAULT_TOKEN_CACHE 1024
+#define VAULT_ROW_CACHE 256
 #define VAULT_NAME_MAX 255
 #define VAULT_SEAL_SLOTS 64
 /* base64 of a sealed name, NUL included */
@@ -64,6 +66,7 @@ struct vault {
 	struct ratelimit *unlock_rl;
 	struct regcache *tokens;      /* registry cache for token checks */
 	struct token_cache *verified; /* tokens whose MAC and shape passed */
+	struct rowcache *rows;	      /* sealed rows recently read */
 	pthread_t timer;
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
@@ -92,6 +95,8 @@ static void vault_wipe_locked(struct vault *v)
 	crypto_secure_free(v->keys, sizeof(*v->keys));
 	v->keys = NULL;
 	v->expires = 0;
+	if (v->rows != NULL)
+		rowcache_clear(v->rows);
 	/* sealed names belong to the session's audit key */
 	pthread_mutex_lock(&v->seal_mu);
 	memset(v->seals, 0, sizeof(v->seals));
@@ -212,7 +217,8 @@ struct vault *vault_new(const struct config *cfg)
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
 	v->verified = token_cache_new(VAULT_TOKEN_CACHE);
-	if (v->unlock_rl == NULL || v->tokens == NULL || v->verified == NULL)
+	v->rows = rowcache_new(VAULT_ROW_CACHE);
+	if (v->unlock_rl == NULL || v->tokens == NULL || v->verified == NULL || v->rows == NULL)
 		goto fail;
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		goto fail;
@@ -233,6 +239,7 @@ fail:
 	ratelimit_free(v->unlock_rl);
 	regcache_free(v->tokens);
 	token_cache_free(v->verified);
+	rowcache_free(v->rows);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 	return NULL;
@@ -254,6 +261,7 @@ void vault_free(struct vault *v)
 	ratelimit_free(v->unlock_rl);
 	regcache_free(v->tokens);
 	token_cache_free(v->verified);
+	rowcache_free(v->rows);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 }
@@ -1088,6 +1096,8 @@ struct vault_defer {
 	json_t *rec;
 	char *entry_updated;
 	int created;
+	void (*done)(void *ctx, int rc); /* the submitter's, called by vault_put_done */
+	void *done_ctx;
 };
 
 void vault_defer_free(struct vault_defer *r)
@@ -1131,6 +1141,9 @@ static int vault_put_job(struct store_tx *tx, void *arg)
 	const char *entry;
 	int found, rc;
 
+	/* Forgotten before the commit and again after it (vault_put_done), so
+	 * no read started after the acknowledgement finds the old row cached. */
+	rowcache_forget(d->v->rows, d->id);
 	found = store_secret_get(tx, d->id, &version, &old, &olen);
 	free(old);
 	if (found < 0)
@@ -1152,10 +1165,23 @@ enum api_err vault_defer_failure(const struct vault_defer *r)
 	return r->is_put ? API_STORE_FAILED : API_AUDIT_FAILED;
 }
 
+/* Runs on the committer after the batch holding a write committed (or
+ * failed), before the write is answered. */
+static void vault_put_done(void *arg, int rc)
+{
+	struct vault_defer *d = arg;
+
+	rowcache_forget(d->v->rows, d->id);
+	d->done(d->done_ctx, rc);
+}
+
 int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx)
 {
-	if (r->is_put)
-		return store_write_async(r->v->st, vault_put_job, r, done, ctx);
+	if (r->is_put) {
+		r->done = done;
+		r->done_ctx = ctx;
+		return store_write_async(r->v->st, vault_put_job, r, vault_put_done, r);
+	}
 	return store_audit_async(r->v->st, r->entry, strlen(r->entry), r->has_id ? r->id : NULL,
 				 done, ctx);
 }
@@ -1207,12 +1233,19 @@ enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char
 	if (err != API_OK)
 		return err;
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
-	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
-		err = API_STORE_FAILED;
-		goto done;
+	found = rowcache_get(v->rows, id, &version, &rec, &rlen) ? 0 : 1;
+	if (found != 0) {
+		uint64_t gen = rowcache_gen(v->rows);
+
+		if ((tx = store_tx_begin(v->st, 0)) == NULL) {
+			err = API_STORE_FAILED;
+			goto done;
+		}
+		found = store_secret_get(tx, id, &version, &rec, &rlen);
+		store_tx_rollback(tx);
+		if (found == 0)
+			rowcache_put(v->rows, gen, id, version, rec, rlen);
 	}
-	found = store_secret_get(tx, id, &version, &rec, &rlen);
-	store_tx_rollback(tx);
 	if (found != 0) {
 		err = found > 0 ? API_NOT_FOUND : API_STORE_FAILED;
 		goto done;
@@ -1309,6 +1342,7 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 	if (err != API_OK)
 		return err;
 	crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id);
+	rowcache_forget(v->rows, id); /* and again once committed, below */
 	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = API_STORE_FAILED;
 		goto done;
@@ -1325,6 +1359,7 @@ enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const c
 		goto done;
 	}
 	err = store_tx_commit(tx) == 0 ? API_OK : API_STORE_FAILED;
+	rowcache_forget(v->rows, id);
 done:
 	pthread_rwlock_unlock(&v->rw);
 	return err;
@@ -1797,6 +1832,7 @@ enum api_err vault_import(struct vault *v, json_t *doc, const struct vault_actor
 			v->initialized = 1;
 			err = API_OK;
 		}
+		rowcache_clear(v->rows); /* rows were replaced wholesale */
 	}
 	pthread_rwlock_unlock(&v->rw);
 done:

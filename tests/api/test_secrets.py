@@ -94,3 +94,40 @@ def test_requests_while_locked():
             b = expect(v.cap(method, path, tok, body), 423, "Vault is locked")
             assert b["code"] == "VAULT_LOCKED"
         expect(v.mgmt("POST", "/tokens", {"userId": "u"}), 423, "Vault is locked")
+
+
+def test_reads_after_an_acknowledged_write_see_it():
+    """Reads are served from a cache of recently read rows while other
+    clients keep reading the same secret: once a write or delete has been
+    answered, every read that starts afterwards sees it, never the row it
+    replaced."""
+    import threading
+    with Vault() as v:
+        v.init_unlock()
+        tok = v.token()
+        expect(v.cap("POST", "/secrets/hot", tok, {"value": "0"}), 200)
+        stop = threading.Event()
+        errors = []
+
+        def reader():  # keeps the row cached and races every write
+            while not stop.is_set():
+                r = v.cap("GET", "/secrets/hot", tok)
+                if r.status not in (200, 404):
+                    errors.append(r)
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for n in range(1, 120):
+                if n % 40 == 0:
+                    expect(v.cap("DELETE", "/secrets/hot", tok), 200)
+                    expect(v.cap("GET", "/secrets/hot", tok), 404, "Secret not found")
+                expect(v.cap("POST", "/secrets/hot", tok, {"value": str(n)}), 200)
+                got = expect(v.cap("GET", "/secrets/hot", tok), 200)["value"]
+                assert got == str(n), (n, got)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert not errors, errors[:3]

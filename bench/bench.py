@@ -315,7 +315,7 @@ def main():
 
     def alternate(small, large):
         a, b = [], []
-        for _ in range(max(REPS, 5)):  # ratios of two noisy figures: more runs
+        for _ in range(max(REPS, 7)):  # ratios of two noisy figures: more runs
             a.append(small())
             b.append(large())
         return med(a), med(b)

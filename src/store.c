@@ -607,10 +607,9 @@ void store_close(struct store *st)
 
 /* ---- transactions: group commit for writers, a pool for readers ---- */
 
-/* Steps a prepared statement that returns no rows. */
-static int store_run(struct store_tx *tx, int q)
+/* Steps a statement that returns no rows, and resets it. */
+static int store_step_done(struct store_tx *tx, sqlite3_stmt *s)
 {
-	sqlite3_stmt *s = tx->q[q];
 	int rc = sqlite3_step(s);
 
 	sqlite3_reset(s);
@@ -620,6 +619,9 @@ static int store_run(struct store_tx *tx, int q)
 	}
 	return 0;
 }
+
+/* Runs one of the connection's prepared statements that return no rows. */
+static int store_run(struct store_tx *tx, int q) { return store_step_done(tx, tx->q[q]); }
 
 static struct store_tx *store_reader_get(struct store *st)
 {
@@ -826,18 +828,6 @@ static sqlite3_stmt *store_q(struct store_tx *tx, int q)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return s;
-}
-
-static int store_step_done(struct store_tx *tx, sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(tx->db));
-		return -1;
-	}
-	return 0;
 }
 
 static int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t *len)

@@ -1,45 +1,17 @@
-/* store.c: SQLite storage. The only file that includes sqlite3.h. It keeps
- * sealed records by blind index, the token registry and the audit hash
- * chain; it must never be handed plaintext names, values or keys. */
-#include "store.h"
-
+/* store.c: SQLite storage, the only place (with the other store_*.c files)
+ * that includes sqlite3.h. It opens the connections, lends readers from a
+ * pool, and keeps sealed records by blind index and the token registry; it
+ * must never be handed plaintext names, values or keys. Group commit lives
+ * in store_commit.c, the audit chain in store_audit.c, the schema in
+ * store_schema.c. */
 #include <errno.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include "crypto.h"
 #include "log.h"
-
-enum {
-	Q_META_GET,
-	Q_META_PUT,
-	Q_META_DEL,
-	Q_SECRET_GET,
-	Q_SECRET_PUT,
-	Q_SECRET_DEL,
-	Q_SECRET_ALL,
-	Q_SECRET_COUNT,
-	Q_TOKEN_PUT,
-	Q_TOKEN_GET,
-	Q_TOKEN_REVOKE,
-	Q_TOKEN_REVOKE_USER,
-	Q_TOKEN_COUNT,
-	Q_TOKEN_PURGE,
-	Q_AUDIT_PUT,
-	Q_AUDIT_HEAD,
-	Q_AUDIT_LIST,
-	Q_AUDIT_LIST_SECRET,
-	Q_AUDIT_ALL,
-	Q_BEGIN,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_COUNT
-};
+#include "store_int.h"
 
 static const char *const store_sql[Q_COUNT] = {
     [Q_META_GET] = "SELECT v FROM meta WHERE k = ?1",
@@ -73,212 +45,11 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
 };
 
-static const char store_schema_v1[] =
-    "CREATE TABLE meta(k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE secrets(id BLOB PRIMARY KEY, version INTEGER NOT NULL,"
-    " record BLOB NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE tokens(id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
-    " issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER,"
-    " scope BLOB);"
-    "CREATE INDEX tokens_user ON tokens(user_id, issued_at);"
-    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, secret_id BLOB,"
-    " hash BLOB NOT NULL);"
-    "CREATE INDEX audit_secret ON audit(secret_id, seq) WHERE secret_id IS NOT NULL;";
-
-/* v2: the registry binds each token id to the digest of its exact payload,
- * so a leaked signing key alone cannot widen a registered token. Tokens
- * issued before v2 have no digest and no longer verify. */
-static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB;";
-
 #ifdef GV_STORE_NOSYNC
 /* Fuzz builds only: no fsync, so a fuzzer can run millions of writes. */
 #define STORE_SYNC_PRAGMA "PRAGMA synchronous=OFF"
 #else
 #define STORE_SYNC_PRAGMA "PRAGMA synchronous=FULL"
-#endif
-
-#define STORE_MAX_READERS 8
-#define STORE_MAX_BATCH 512
-#define STORE_RESULTS 1024	 /* ring of recent batch results */
-#define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
-
-struct store_job {
-	struct store_job *next;
-	store_job_fn fn; /* NULL: append entry */
-	void *arg;
-	store_done_fn done;
-	void *ctx;
-	int rc;
-	int has_id;
-	unsigned char id[STORE_ID_LEN];
-	size_t len;
-	char entry[]; /* len bytes */
-};
-
-/* One SQLite connection with its prepared statements. */
-struct store_tx {
-	struct store *st;
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-	int write;
-	struct store_tx *next; /* free list of readers */
-};
-
-struct store {
-	char path[4096];
-	/* The writer: one connection, one open transaction that collects every
-	 * writer's savepoint until it is committed by one fsync. */
-	struct store_tx *w;
-	pthread_mutex_t wmu;
-	pthread_cond_t wcv;
-	_Atomic unsigned writers; /* between store_tx_begin(write) and its end */
-	int outer_open;
-	unsigned batch_size;
-	uint64_t gen;	   /* the batch being filled */
-	uint64_t done_gen; /* batches committed (or failed) so far */
-	signed char results[STORE_RESULTS];
-	/* Cached audit chain head (writer only), and its value at the start of
-	 * the current savepoint, restored if that savepoint rolls back. */
-	int head_valid, saved_valid;
-	int64_t head_seq, saved_seq;
-	unsigned char head_hash[CRYPTO_HASH_LEN], saved_hash[CRYPTO_HASH_LEN];
-	/* Asynchronous audit entries, appended and committed by the committer
-	 * thread so that no request thread waits on an fsync. */
-	pthread_t committer;
-	int committer_running;
-	pthread_mutex_t qmu;
-	pthread_cond_t qcv;
-	struct store_job *queue, **queue_tail;
-	int stopping;
-	/* Readers: a pool of connections, each used by one thread at a time. */
-	pthread_mutex_t rmu;
-	pthread_cond_t rcv;
-	struct store_tx *free_readers;
-	unsigned nreaders;
-};
-
-#ifdef GV_FAULT_INJECTION
-/* Test builds only: a VFS shim that fails writes or syncs while the file
- * named by GV_FAULT_FILE exists. Its first word picks the error: "eio" or
- * "enospc"; a second word "sync" fails only fsync. */
-#include <unistd.h>
-
-struct fault_file {
-	sqlite3_file base;
-	sqlite3_file *real;
-};
-
-static sqlite3_vfs *fault_real;
-static sqlite3_vfs fault_vfs;
-static const char *fault_path;
-
-static int fault_now(int is_sync)
-{
-	char buf[32] = {0};
-	FILE *f;
-	int sync_only;
-
-	if (fault_path == NULL || (f = fopen(fault_path, "r")) == NULL)
-		return SQLITE_OK;
-	if (fread(buf, 1, sizeof(buf) - 1, f) == 0)
-		buf[0] = '\0';
-	fclose(f);
-	sync_only = strstr(buf, "sync") != NULL;
-	if (sync_only && !is_sync)
-		return SQLITE_OK;
-	if (strncmp(buf, "enospc", 6) == 0)
-		return SQLITE_FULL;
-	return is_sync ? SQLITE_IOERR_FSYNC : SQLITE_IOERR_WRITE;
-}
-
-#define REAL(f) (((struct fault_file *)(f))->real)
-static int f_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
-static int f_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
-{
-	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
-}
-static int f_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
-{
-	int rc = fault_now(0);
-	return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
-}
-static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	return REAL(f)->pMethods->xTruncate(REAL(f), size);
-}
-static int f_sync(sqlite3_file *f, int flags)
-{
-	int rc = fault_now(1);
-	return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xSync(REAL(f), flags);
-}
-static int f_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-	return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-static int f_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int f_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int f_reserved(sqlite3_file *f, int *out)
-{
-	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-static int f_control(sqlite3_file *f, int op, void *arg)
-{
-	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-static int f_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int f_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
-static int f_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
-{
-	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
-}
-static int f_shmlock(sqlite3_file *f, int off, int n, int flags)
-{
-	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
-}
-static void f_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
-static int f_shmunmap(sqlite3_file *f, int del)
-{
-	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
-static int f_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp)
-{
-	return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp);
-}
-static int f_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
-{
-	return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
-}
-#undef REAL
-
-static const sqlite3_io_methods fault_io = {
-    3,	       f_close,	     f_read,	 f_write,   f_truncate, f_sync,	   f_size,
-    f_lock,    f_unlock,     f_reserved, f_control, f_sector,	f_devchar, f_shmmap,
-    f_shmlock, f_shmbarrier, f_shmunmap, f_fetch,   f_unfetch,
-};
-
-static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out)
-{
-	struct fault_file *p = (struct fault_file *)file;
-	int rc;
-
-	(void)vfs;
-	p->real = (sqlite3_file *)&p[1];
-	rc = fault_real->xOpen(fault_real, name, p->real, flags, out);
-	p->base.pMethods = p->real->pMethods != NULL ? &fault_io : NULL;
-	return rc;
-}
-
-static void fault_register(void)
-{
-	fault_path = getenv("GV_FAULT_FILE");
-	fault_real = sqlite3_vfs_find(NULL);
-	fault_vfs = *fault_real;
-	fault_vfs.zName = "gvfault";
-	fault_vfs.szOsFile = (int)sizeof(struct fault_file) + fault_real->szOsFile;
-	fault_vfs.xOpen = fault_open;
-	sqlite3_vfs_register(&fault_vfs, 1);
-}
-
 #endif
 
 /* Process-wide SQLite settings, before its first use. */
@@ -288,11 +59,11 @@ static void store_global_setup(void)
 	 * allocation, which readers and the committer then contend for. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 #ifdef GV_FAULT_INJECTION
-	fault_register();
+	store_fault_register();
 #endif
 }
 
-static int store_exec(sqlite3 *db, const char *sql)
+int store_exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
 
@@ -302,51 +73,6 @@ static int store_exec(sqlite3 *db, const char *sql)
 		return -1;
 	}
 	return 0;
-}
-
-static int store_user_version(sqlite3 *db, int *version)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* Each step moves the schema one version on, inside one transaction. */
-static int store_migrate(sqlite3 *db)
-{
-	int version;
-
-	if (store_user_version(db, &version) != 0)
-		return -1;
-	if (version > STORE_SCHEMA_VERSION) {
-		log_err("store: database schema %d is newer than this build (%d)", version,
-			STORE_SCHEMA_VERSION);
-		return -1;
-	}
-	while (version < STORE_SCHEMA_VERSION) {
-		char bump[64];
-		if (store_exec(db, "BEGIN IMMEDIATE") != 0)
-			return -1;
-		if (version == 0 && store_exec(db, store_schema_v1) != 0)
-			goto fail;
-		if (version == 1 && store_exec(db, store_schema_v2) != 0)
-			goto fail;
-		version++;
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", version);
-		if (store_exec(db, bump) != 0 || store_exec(db, "COMMIT") != 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	store_exec(db, "ROLLBACK");
-	return -1;
 }
 
 static void store_conn_close(struct store_tx *tx)
@@ -392,7 +118,7 @@ static struct store_tx *store_conn_open(struct store *st, int write)
 		/* No integrity scan here: it costs time in proportion to the file
 		 * at every start. WAL recovery keeps the file consistent across
 		 * crashes, and every record is authenticated when read. */
-		if (store_migrate(tx->db) != 0)
+		if (store_schema_migrate(tx->db) != 0)
 			goto fail;
 	}
 	for (int i = 0; i < Q_COUNT; i++) {
@@ -406,133 +132,6 @@ static struct store_tx *store_conn_open(struct store *st, int write)
 fail:
 	store_conn_close(tx);
 	return NULL;
-}
-
-static void store_commit_batch(struct store *st);
-static int store_audit_append_conn(struct store_tx *tx, const char *entry, size_t len,
-				   const unsigned char *secret_id);
-
-/* Runs one queued job in its own savepoint; a failure undoes it alone. */
-static int store_run_job(struct store *st, struct store_job *j)
-{
-	int rc;
-
-	if (store_exec(st->w->db, "SAVEPOINT j") != 0)
-		return -1;
-	st->saved_valid = st->head_valid;
-	st->saved_seq = st->head_seq;
-	memcpy(st->saved_hash, st->head_hash, sizeof(st->saved_hash));
-	rc = j->fn(st->w, j->arg);
-	if (rc == 0 && store_exec(st->w->db, "RELEASE j") == 0)
-		return 0;
-	store_exec(st->w->db, "ROLLBACK TO j");
-	store_exec(st->w->db, "RELEASE j");
-	st->head_valid = st->saved_valid;
-	st->head_seq = st->saved_seq;
-	memcpy(st->head_hash, st->saved_hash, sizeof(st->head_hash));
-	return -1;
-}
-
-/* The committer: takes every queued entry, appends them to the open batch
- * (joining any synchronous writers' work) and commits with one fsync. New
- * entries queue up meanwhile without blocking anyone. */
-static void *store_committer_main(void *arg)
-{
-	struct store *st = arg;
-
-	for (;;) {
-		struct store_job *jobs, *j, *next;
-		int rc = 0, any = 0;
-
-		pthread_mutex_lock(&st->qmu);
-		while (st->queue == NULL && !st->stopping)
-			pthread_cond_wait(&st->qcv, &st->qmu);
-		jobs = st->queue;
-		st->queue = NULL;
-		st->queue_tail = &st->queue;
-		pthread_mutex_unlock(&st->qmu);
-		if (jobs == NULL)
-			break; /* stopping, and drained */
-		pthread_mutex_lock(&st->wmu);
-		if (!st->outer_open) {
-			rc = store_exec(st->w->db, "BEGIN IMMEDIATE");
-			st->outer_open = rc == 0;
-		}
-		for (j = jobs; j != NULL; j = j->next) {
-			if (rc != 0)
-				j->rc = -1;
-			else if (j->fn == NULL) /* one statement: atomic by itself */
-				j->rc = store_audit_append_conn(st->w, j->entry, j->len,
-								j->has_id ? j->id : NULL);
-			else
-				j->rc = store_run_job(st, j);
-			if (j->rc == 0) {
-				st->batch_size++;
-				any = 1;
-			}
-		}
-		if (st->outer_open && (any || st->batch_size > 0)) {
-			uint64_t mine = st->gen;
-			store_commit_batch(st);
-			rc = st->results[mine % STORE_RESULTS];
-		} else if (st->outer_open && st->writers == 0) {
-			store_exec(st->w->db, "ROLLBACK");
-			st->outer_open = 0;
-		}
-		pthread_mutex_unlock(&st->wmu);
-		for (j = jobs; j != NULL; j = next) {
-			next = j->next;
-			j->done(j->ctx, j->rc != 0 ? -1 : rc);
-			crypto_wipe(j->entry, j->len);
-			free(j);
-		}
-	}
-	return NULL;
-}
-
-static int store_enqueue(struct store *st, struct store_job *j)
-{
-	pthread_mutex_lock(&st->qmu);
-	if (st->stopping) {
-		pthread_mutex_unlock(&st->qmu);
-		free(j);
-		return -1;
-	}
-	*st->queue_tail = j;
-	st->queue_tail = &j->next;
-	pthread_cond_signal(&st->qcv);
-	pthread_mutex_unlock(&st->qmu);
-	return 0;
-}
-
-int store_audit_async(struct store *st, const char *entry, size_t len,
-		      const unsigned char *secret_id, store_done_fn done, void *ctx)
-{
-	struct store_job *j = calloc(1, sizeof(*j) + len);
-
-	if (j == NULL)
-		return -1;
-	j->done = done;
-	j->ctx = ctx;
-	j->has_id = secret_id != NULL;
-	if (secret_id != NULL)
-		memcpy(j->id, secret_id, STORE_ID_LEN);
-	j->len = len;
-	memcpy(j->entry, entry, len);
-	return store_enqueue(st, j);
-}
-
-int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done, void *ctx)
-{
-	struct store_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return -1;
-	j->fn = fn;
-	j->arg = arg;
-	j->done = done;
-	j->ctx = ctx;
-	return store_enqueue(st, j);
 }
 
 struct store *store_open(const char *dir)
@@ -564,15 +163,10 @@ struct store *store_open(const char *dir)
 	st->queue_tail = &st->queue;
 	st->gen = 1;
 	st->w = store_conn_open(st, 1);
-	if (st->w == NULL) {
+	if (st->w == NULL || store_commit_start(st) != 0) {
 		store_close(st);
 		return NULL;
 	}
-	if (pthread_create(&st->committer, NULL, store_committer_main, st) != 0) {
-		store_close(st);
-		return NULL;
-	}
-	st->committer_running = 1;
 	return st;
 }
 
@@ -580,16 +174,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	if (st->committer_running) {
-		/* Drain: queued entries are committed and answered first. */
-		pthread_mutex_lock(&st->qmu);
-		st->stopping = 1;
-		pthread_cond_signal(&st->qcv);
-		pthread_mutex_unlock(&st->qmu);
-		pthread_join(st->committer, NULL);
-	}
-	if (st->outer_open)
-		store_exec(st->w->db, "COMMIT");
+	store_commit_stop(st);
 	store_conn_close(st->w);
 	while (st->free_readers != NULL) {
 		struct store_tx *next = st->free_readers->next;
@@ -605,10 +190,9 @@ void store_close(struct store *st)
 	free(st);
 }
 
-/* ---- transactions: group commit for writers, a pool for readers ---- */
+/* ---- transactions: a pool for readers; writers join the batch ---- */
 
-/* Steps a statement that returns no rows, and resets it. */
-static int store_step_done(struct store_tx *tx, sqlite3_stmt *s)
+int store_step_done(struct store_tx *tx, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
@@ -684,119 +268,20 @@ void store_trim(struct store *st)
 	pthread_mutex_unlock(&st->wmu);
 }
 
-/* Commits the open batch with one fsync and wakes its waiters. wmu held. */
-static void store_commit_batch(struct store *st)
-{
-	int rc = 0;
-
-	if (st->outer_open) {
-		rc = store_exec(st->w->db, "COMMIT");
-		if (rc != 0) {
-			/* A failed COMMIT (EIO, ENOSPC) may leave the transaction
-			 * open; roll it back so the next batch starts clean. */
-			if (!sqlite3_get_autocommit(st->w->db))
-				store_exec(st->w->db, "ROLLBACK");
-			st->head_valid = 0;
-		}
-		st->outer_open = 0;
-	}
-	st->results[st->gen % STORE_RESULTS] = (signed char)rc;
-	st->done_gen = st->gen;
-	st->gen++;
-	st->batch_size = 0;
-	pthread_cond_broadcast(&st->wcv);
-}
-
 struct store_tx *store_tx_begin(struct store *st, int write)
 {
 	struct store_tx *tx;
 
-	if (!write) {
-		tx = store_reader_get(st);
-		if (tx == NULL)
-			return NULL;
-		if (store_run(tx, Q_BEGIN) != 0) {
-			store_reader_put(tx);
-			return NULL;
-		}
-		return tx;
+	if (write)
+		return store_commit_begin(st) == 0 ? st->w : NULL;
+	tx = store_reader_get(st);
+	if (tx == NULL)
+		return NULL;
+	if (store_run(tx, Q_BEGIN) != 0) {
+		store_reader_put(tx);
+		return NULL;
 	}
-	/* Announce first, so a committer holding wmu knows more is coming. */
-	st->writers++;
-	pthread_mutex_lock(&st->wmu);
-	if (!st->outer_open) {
-		if (store_exec(st->w->db, "BEGIN IMMEDIATE") != 0)
-			goto fail;
-		st->outer_open = 1;
-	}
-	if (store_exec(st->w->db, "SAVEPOINT w") != 0)
-		goto fail;
-	st->saved_valid = st->head_valid;
-	st->saved_seq = st->head_seq;
-	memcpy(st->saved_hash, st->head_hash, sizeof(st->saved_hash));
-	return st->w;
-fail:
-	if (--st->writers == 0 && st->outer_open && st->batch_size > 0)
-		store_commit_batch(st);
-	pthread_mutex_unlock(&st->wmu);
-	return NULL;
-}
-
-/* Ends a writer's part of the batch. With ok=0 its savepoint is undone.
- * Returns 0 once the batch holding it is durable, -1 otherwise. */
-static int store_writer_end(struct store *st, int ok)
-{
-	uint64_t mine;
-	int rc;
-
-	if (ok && store_exec(st->w->db, "RELEASE w") != 0)
-		ok = 0;
-	if (!ok) {
-		store_exec(st->w->db, "ROLLBACK TO w");
-		store_exec(st->w->db, "RELEASE w");
-		st->head_valid = st->saved_valid;
-		st->head_seq = st->saved_seq;
-		memcpy(st->head_hash, st->saved_hash, sizeof(st->head_hash));
-	} else {
-		st->batch_size++;
-	}
-	mine = st->gen;
-	if (--st->writers == 0 || st->batch_size >= STORE_MAX_BATCH) {
-		if (st->batch_size > 0) {
-			store_commit_batch(st);
-		} else if (st->outer_open) {
-			store_exec(st->w->db, "ROLLBACK");
-			st->outer_open = 0;
-		}
-	} else if (ok) {
-		/* Others will add to this batch and the last of them commits it;
-		 * if they keep coming, commit it ourselves after a short wait. */
-		while (st->done_gen < mine) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += STORE_BATCH_WAIT_US * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_cond_timedwait(&st->wcv, &st->wmu, &ts) != 0 &&
-			    st->done_gen < mine && st->gen == mine)
-				store_commit_batch(st);
-		}
-	}
-	rc = ok ? st->results[mine % STORE_RESULTS] : -1;
-	pthread_mutex_unlock(&st->wmu);
-	return rc;
-}
-
-uint64_t store_batches(struct store *st)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&st->wmu);
-	n = st->done_gen;
-	pthread_mutex_unlock(&st->wmu);
-	return n;
+	return tx;
 }
 
 int store_tx_commit(struct store_tx *tx)
@@ -804,7 +289,7 @@ int store_tx_commit(struct store_tx *tx)
 	int rc;
 
 	if (tx->write)
-		return store_writer_end(tx->st, 1);
+		return store_commit_end(tx->st, 1);
 	rc = store_run(tx, Q_COMMIT);
 	store_reader_put(tx);
 	return rc;
@@ -813,15 +298,16 @@ int store_tx_commit(struct store_tx *tx)
 void store_tx_rollback(struct store_tx *tx)
 {
 	if (tx->write) {
-		store_writer_end(tx->st, 0);
+		store_commit_end(tx->st, 0);
 		return;
 	}
 	store_run(tx, Q_ROLLBACK);
 	store_reader_put(tx);
 }
 
-/* Returns a reset statement ready for binding. */
-static sqlite3_stmt *store_q(struct store_tx *tx, int q)
+/* ---- rows: meta, sealed secrets, the token registry ---- */
+
+sqlite3_stmt *store_q(struct store_tx *tx, int q)
 {
 	sqlite3_stmt *s = tx->q[q];
 
@@ -1050,144 +536,4 @@ int64_t store_token_purge(struct store_tx *tx, int64_t now)
 
 	sqlite3_bind_int64(s, 1, now);
 	return store_changes(tx, s);
-}
-
-static int store_audit_head(struct store_tx *tx)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (tx->st->head_valid)
-		return 0;
-	s = store_q(tx, Q_AUDIT_HEAD);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(s, 1) != CRYPTO_HASH_LEN) {
-			sqlite3_reset(s);
-			log_err("store: audit head hash malformed");
-			return -1;
-		}
-		tx->st->head_seq = sqlite3_column_int64(s, 0);
-		memcpy(tx->st->head_hash, sqlite3_column_blob(s, 1), CRYPTO_HASH_LEN);
-	} else if (rc == SQLITE_DONE) {
-		tx->st->head_seq = 0;
-		memset(tx->st->head_hash, 0, CRYPTO_HASH_LEN);
-	} else {
-		log_err("store: %s", sqlite3_errmsg(tx->db));
-		sqlite3_reset(s);
-		return -1;
-	}
-	sqlite3_reset(s);
-	tx->st->head_valid = 1;
-	return 0;
-}
-
-static int store_chain(const unsigned char prev[CRYPTO_HASH_LEN], const char *entry, size_t len,
-		       unsigned char out[CRYPTO_HASH_LEN])
-{
-	unsigned char *buf = malloc(CRYPTO_HASH_LEN + len);
-	int rc;
-
-	if (buf == NULL)
-		return -1;
-	memcpy(buf, prev, CRYPTO_HASH_LEN);
-	memcpy(buf + CRYPTO_HASH_LEN, entry, len);
-	rc = crypto_sha256(buf, CRYPTO_HASH_LEN + len, out);
-	free(buf);
-	return rc;
-}
-
-int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
-		       const unsigned char *secret_id)
-{
-	return store_audit_append_conn(tx, entry, len, secret_id);
-}
-
-static int store_audit_append_conn(struct store_tx *tx, const char *entry, size_t len,
-				   const unsigned char *secret_id)
-{
-	unsigned char hash[CRYPTO_HASH_LEN];
-	sqlite3_stmt *s;
-
-	if (store_audit_head(tx) != 0 || store_chain(tx->st->head_hash, entry, len, hash) != 0)
-		return -1;
-	s = store_q(tx, Q_AUDIT_PUT);
-	sqlite3_bind_int64(s, 1, tx->st->head_seq + 1);
-	sqlite3_bind_text64(s, 2, entry, len, SQLITE_STATIC, SQLITE_UTF8);
-	if (secret_id != NULL)
-		sqlite3_bind_blob(s, 3, secret_id, STORE_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 4, hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
-	if (store_step_done(tx, s) != 0) {
-		tx->st->head_valid = 0;
-		return -1;
-	}
-	tx->st->head_seq++;
-	memcpy(tx->st->head_hash, hash, CRYPTO_HASH_LEN);
-	return 0;
-}
-
-int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,
-		     store_audit_fn fn, void *ctx)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (secret_id != NULL) {
-		s = store_q(tx, Q_AUDIT_LIST_SECRET);
-		sqlite3_bind_blob(s, 1, secret_id, STORE_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int(s, 2, limit);
-	} else {
-		s = store_q(tx, Q_AUDIT_LIST);
-		sqlite3_bind_int(s, 1, limit);
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *e = (const char *)sqlite3_column_text(s, 1);
-		int r = fn(ctx, sqlite3_column_int64(s, 0), e ? e : "",
-			   (size_t)sqlite3_column_bytes(s, 1));
-		if (r != 0) {
-			sqlite3_reset(s);
-			return r;
-		}
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(tx->db));
-		return -1;
-	}
-	return 0;
-}
-
-int store_audit_verify(struct store_tx *tx, int64_t *entries, int64_t *bad_seq,
-		       unsigned char head[32])
-{
-	sqlite3_stmt *s = store_q(tx, Q_AUDIT_ALL);
-	unsigned char prev[CRYPTO_HASH_LEN] = {0}, h[CRYPTO_HASH_LEN];
-	int64_t expect = 1, n = 0;
-	int rc, broken = 0;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(s, 0);
-		const char *e = (const char *)sqlite3_column_text(s, 1);
-		size_t len = (size_t)sqlite3_column_bytes(s, 1);
-		const void *stored = sqlite3_column_blob(s, 2);
-
-		if (seq != expect || e == NULL || store_chain(prev, e, len, h) != 0 ||
-		    sqlite3_column_bytes(s, 2) != CRYPTO_HASH_LEN ||
-		    !crypto_equal(h, stored, CRYPTO_HASH_LEN)) {
-			*bad_seq = seq;
-			broken = 1;
-			break;
-		}
-		memcpy(prev, h, sizeof(prev));
-		expect++;
-		n++;
-	}
-	sqlite3_reset(s);
-	if (!broken && rc != SQLITE_DONE) {
-		log_err("store: %s", sqlite3_errmsg(tx->db));
-		return -1;
-	}
-	*entries = n;
-	memcpy(head, prev, CRYPTO_HASH_LEN);
-	return broken;
 }

@@ -28,8 +28,6 @@ void store_trim(struct store *st);
  * batch); a rolled-back writer leaves the others' work intact. NULL from
  * begin: the store is unusable (logged). */
 struct store_tx *store_tx_begin(struct store *st, int write);
-/* Batches committed since open (each one fsync). */
-uint64_t store_batches(struct store *st);
 int store_tx_commit(struct store_tx *tx);
 void store_tx_rollback(struct store_tx *tx);
 

@@ -1,0 +1,329 @@
+/* store_commit.c: group commit. Many writers share one SQLite transaction
+ * and one fsync; the committer thread runs parked requests' work in it. It
+ * must never answer 0 for work whose COMMIT did not succeed.
+ *
+ * The protocol and its invariants
+ *
+ * The batch. The store has one writer connection (st->w), guarded by wmu.
+ * At most one outer transaction, "the batch", is open on it (BEGIN
+ * IMMEDIATE, outer_open). Every write joins the open batch, or opens one;
+ * nothing written is durable until the batch's single COMMIT. Batches are
+ * numbered: gen is the one being filled, done_gen the last one finished,
+ * and results[gen % STORE_RESULTS] holds its outcome (0 or -1).
+ *
+ * One COMMIT = one fsync. With journal_mode=WAL and synchronous=FULL,
+ * SQLite syncs the WAL once per COMMIT, so a batch of N writes costs one
+ * fsync instead of N. store_commit_batch() is the only place that commits a
+ * batch; it runs under wmu, records the result, advances gen, and
+ * broadcasts wcv.
+ *
+ * Savepoints per writer. Each piece of work runs in its own savepoint of
+ * the batch ("SAVEPOINT w" for a synchronous writer, "SAVEPOINT j" for a
+ * queued job). A failed or rolled-back piece is undone alone (ROLLBACK TO),
+ * together with the cached audit chain head (store_audit_mark/undo);
+ * the others' work in the batch stays. A piece counts in batch_size only
+ * once its savepoint is released. A queued audit entry is one INSERT, atomic
+ * by itself, so it needs no savepoint.
+ *
+ * Synchronous writers (management calls: store_tx_begin(write) ...
+ * store_tx_commit/rollback). A writer first announces itself (writers++),
+ * then takes wmu and holds it until its end, so writers run one at a time.
+ * At its end it leaves the count and then:
+ *   - if nobody else has announced (writers == 0) or the batch is full
+ *     (STORE_MAX_BATCH), it commits the batch itself (or, if the batch holds
+ *     nothing, rolls the empty transaction back);
+ *   - otherwise, if its work is in the batch, it waits on wcv (releasing
+ *     wmu) for the batch to finish: the last writer in, the committer
+ *     thread, or a full batch commits it. If STORE_BATCH_WAIT_US passes and
+ *     its batch is still the open one, it commits the batch itself, so a
+ *     steady stream of writers cannot postpone a commit for ever;
+ *   - a writer that rolled back does not wait; it answers -1 at once.
+ * Announcing before taking wmu is what lets a finishing writer know that
+ * more work is on its way and the fsync can be shared.
+ *
+ * Parked requests (store_audit_async, store_write_async). The request
+ * thread queues a job (qmu, qcv) and returns without waiting. The committer
+ * thread takes the whole queue at once, takes wmu, opens the batch if none
+ * is open, runs each job in it, and commits the batch if it holds anything,
+ * its own work or synchronous writers' released savepoints (whose waiters
+ * wcv then wakes). Jobs queued meanwhile wait for the next round, so while
+ * one batch is being fsynced the next one fills up. After releasing wmu it
+ * calls each job's done(ctx, rc) exactly once, from its own thread. If no
+ * job succeeded, the batch is empty and no writer has announced, it rolls
+ * the empty transaction back.
+ *
+ * What a failed batch answers. If BEGIN or COMMIT fails (EIO, ENOSPC), the
+ * transaction is rolled back, the audit head cache is forgotten (it may be
+ * ahead of the table), and the batch's result is -1: every writer waiting
+ * for it and every job in it gets -1, and the caller answers 503. A job
+ * whose own savepoint failed gets -1 even if its batch committed. A 0 means
+ * the COMMIT holding that work returned SQLITE_OK: it is on disk.
+ *
+ * Who is woken when. wcv is broadcast each time a batch finishes (committed
+ * or failed); waiting writers check done_gen against their own gen. qcv is
+ * signalled when a job is queued and when the store stops. A waiter reads
+ * its result from a ring of STORE_RESULTS batches, far more than can finish
+ * while it reacquires wmu.
+ *
+ * Stopping. store_commit_stop() lets the committer drain the queue (every
+ * queued job is committed and answered), joins it, and commits a batch that
+ * is still open. A job queued after that is refused (-1, done not called).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_int.h"
+
+/* Commits the open batch with one fsync and wakes its waiters. wmu held. */
+static void store_commit_batch(struct store *st)
+{
+	int rc = 0;
+
+	if (st->outer_open) {
+		rc = store_exec(st->w->db, "COMMIT");
+		if (rc != 0) {
+			/* A failed COMMIT (EIO, ENOSPC) may leave the transaction
+			 * open; roll it back so the next batch starts clean. */
+			if (!sqlite3_get_autocommit(st->w->db))
+				store_exec(st->w->db, "ROLLBACK");
+			store_audit_forget(st);
+		}
+		st->outer_open = 0;
+	}
+	st->results[st->gen % STORE_RESULTS] = (signed char)rc;
+	st->done_gen = st->gen;
+	st->gen++;
+	st->batch_size = 0;
+	pthread_cond_broadcast(&st->wcv);
+}
+
+/* Takes the writer connection for one synchronous writer and opens its
+ * savepoint. Returns 0 with wmu held, or -1 without it. */
+int store_commit_begin(struct store *st)
+{
+	/* Announce first, so a committer holding wmu knows more is coming. */
+	st->writers++;
+	pthread_mutex_lock(&st->wmu);
+	if (!st->outer_open) {
+		if (store_exec(st->w->db, "BEGIN IMMEDIATE") != 0)
+			goto fail;
+		st->outer_open = 1;
+	}
+	if (store_exec(st->w->db, "SAVEPOINT w") != 0)
+		goto fail;
+	store_audit_mark(st);
+	return 0;
+fail:
+	if (--st->writers == 0 && st->outer_open && st->batch_size > 0)
+		store_commit_batch(st);
+	pthread_mutex_unlock(&st->wmu);
+	return -1;
+}
+
+/* Waits (wmu held) until batch mine is finished; commits it itself if it is
+ * still the open batch after STORE_BATCH_WAIT_US without news. */
+static void store_commit_wait(struct store *st, uint64_t mine)
+{
+	while (st->done_gen < mine) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += STORE_BATCH_WAIT_US * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&st->wcv, &st->wmu, &ts) != 0 && st->done_gen < mine &&
+		    st->gen == mine)
+			store_commit_batch(st);
+	}
+}
+
+/* Ends a writer's part of the batch. With ok=0 its savepoint is undone.
+ * Returns 0 once the batch holding it is durable, -1 otherwise. Releases
+ * wmu. */
+int store_commit_end(struct store *st, int ok)
+{
+	uint64_t mine;
+	int rc;
+
+	if (ok && store_exec(st->w->db, "RELEASE w") != 0)
+		ok = 0;
+	if (!ok) {
+		store_exec(st->w->db, "ROLLBACK TO w");
+		store_exec(st->w->db, "RELEASE w");
+		store_audit_undo(st);
+	} else {
+		st->batch_size++;
+	}
+	mine = st->gen;
+	if (--st->writers == 0 || st->batch_size >= STORE_MAX_BATCH) {
+		if (st->batch_size > 0) {
+			store_commit_batch(st);
+		} else if (st->outer_open) {
+			store_exec(st->w->db, "ROLLBACK");
+			st->outer_open = 0;
+		}
+	} else if (ok) {
+		/* Others will add to this batch and the last of them commits it;
+		 * if they keep coming, commit it ourselves after a short wait. */
+		store_commit_wait(st, mine);
+	}
+	rc = ok ? st->results[mine % STORE_RESULTS] : -1;
+	pthread_mutex_unlock(&st->wmu);
+	return rc;
+}
+
+/* Runs one queued job in its own savepoint; a failure undoes it alone. */
+static int store_run_job(struct store *st, struct store_job *j)
+{
+	int rc;
+
+	if (store_exec(st->w->db, "SAVEPOINT j") != 0)
+		return -1;
+	store_audit_mark(st);
+	rc = j->fn(st->w, j->arg);
+	if (rc == 0 && store_exec(st->w->db, "RELEASE j") == 0)
+		return 0;
+	store_exec(st->w->db, "ROLLBACK TO j");
+	store_exec(st->w->db, "RELEASE j");
+	store_audit_undo(st);
+	return -1;
+}
+
+/* Adds the jobs to the open batch (opening one if needed) and commits it.
+ * Returns the batch's result. wmu held. */
+static int store_commit_jobs(struct store *st, struct store_job *jobs)
+{
+	int rc = 0, any = 0;
+
+	if (!st->outer_open) {
+		rc = store_exec(st->w->db, "BEGIN IMMEDIATE");
+		st->outer_open = rc == 0;
+	}
+	for (struct store_job *j = jobs; j != NULL; j = j->next) {
+		if (rc != 0)
+			j->rc = -1;
+		else if (j->fn == NULL) /* one statement: atomic by itself */
+			j->rc = store_audit_append(st->w, j->entry, j->len, j->has_id ? j->id : NULL);
+		else
+			j->rc = store_run_job(st, j);
+		if (j->rc == 0) {
+			st->batch_size++;
+			any = 1;
+		}
+	}
+	if (st->outer_open && (any || st->batch_size > 0)) {
+		uint64_t mine = st->gen;
+		store_commit_batch(st);
+		rc = st->results[mine % STORE_RESULTS];
+	} else if (st->outer_open && st->writers == 0) {
+		store_exec(st->w->db, "ROLLBACK");
+		st->outer_open = 0;
+	}
+	return rc;
+}
+
+/* The committer: takes every queued job, appends them to the open batch
+ * (joining any synchronous writers' work) and commits with one fsync. New
+ * jobs queue up meanwhile without blocking anyone. */
+static void *store_committer_main(void *arg)
+{
+	struct store *st = arg;
+
+	for (;;) {
+		struct store_job *jobs, *next;
+		int rc;
+
+		pthread_mutex_lock(&st->qmu);
+		while (st->queue == NULL && !st->stopping)
+			pthread_cond_wait(&st->qcv, &st->qmu);
+		jobs = st->queue;
+		st->queue = NULL;
+		st->queue_tail = &st->queue;
+		pthread_mutex_unlock(&st->qmu);
+		if (jobs == NULL)
+			break; /* stopping, and drained */
+		pthread_mutex_lock(&st->wmu);
+		rc = store_commit_jobs(st, jobs);
+		pthread_mutex_unlock(&st->wmu);
+		for (struct store_job *j = jobs; j != NULL; j = next) {
+			next = j->next;
+			j->done(j->ctx, j->rc != 0 ? -1 : rc);
+			crypto_wipe(j->entry, j->len);
+			free(j);
+		}
+	}
+	return NULL;
+}
+
+static int store_enqueue(struct store *st, struct store_job *j)
+{
+	pthread_mutex_lock(&st->qmu);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->qmu);
+		free(j);
+		return -1;
+	}
+	*st->queue_tail = j;
+	st->queue_tail = &j->next;
+	pthread_cond_signal(&st->qcv);
+	pthread_mutex_unlock(&st->qmu);
+	return 0;
+}
+
+int store_audit_async(struct store *st, const char *entry, size_t len,
+		      const unsigned char *secret_id, store_done_fn done, void *ctx)
+{
+	struct store_job *j = calloc(1, sizeof(*j) + len);
+
+	if (j == NULL)
+		return -1;
+	j->done = done;
+	j->ctx = ctx;
+	j->has_id = secret_id != NULL;
+	if (secret_id != NULL)
+		memcpy(j->id, secret_id, STORE_ID_LEN);
+	j->len = len;
+	memcpy(j->entry, entry, len);
+	return store_enqueue(st, j);
+}
+
+int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done, void *ctx)
+{
+	struct store_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -1;
+	j->fn = fn;
+	j->arg = arg;
+	j->done = done;
+	j->ctx = ctx;
+	return store_enqueue(st, j);
+}
+
+int store_commit_start(struct store *st)
+{
+	if (pthread_create(&st->committer, NULL, store_committer_main, st) != 0) {
+		log_err("store: cannot start the committer thread");
+		return -1;
+	}
+	st->committer_running = 1;
+	return 0;
+}
+
+void store_commit_stop(struct store *st)
+{
+	if (st->committer_running) {
+		/* Drain: queued entries are committed and answered first. */
+		pthread_mutex_lock(&st->qmu);
+		st->stopping = 1;
+		pthread_cond_signal(&st->qcv);
+		pthread_mutex_unlock(&st->qmu);
+		pthread_join(st->committer, NULL);
+		st->committer_running = 0;
+	}
+	if (st->outer_open)
+		store_exec(st->w->db, "COMMIT");
+}

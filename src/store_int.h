@@ -1,0 +1,136 @@
+/* store_int.h: what the store's files share (connections, the writer's
+ * batch state, the audit chain head, prepared statements). Private to
+ * src/store*.c and the store's unit tests; nothing else may include it. */
+#ifndef GV_STORE_INT_H
+#define GV_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "store.h"
+
+/* Every statement a connection prepares once, at open. */
+enum {
+	Q_META_GET,
+	Q_META_PUT,
+	Q_META_DEL,
+	Q_SECRET_GET,
+	Q_SECRET_PUT,
+	Q_SECRET_DEL,
+	Q_SECRET_ALL,
+	Q_SECRET_COUNT,
+	Q_TOKEN_PUT,
+	Q_TOKEN_GET,
+	Q_TOKEN_REVOKE,
+	Q_TOKEN_REVOKE_USER,
+	Q_TOKEN_COUNT,
+	Q_TOKEN_PURGE,
+	Q_AUDIT_PUT,
+	Q_AUDIT_HEAD,
+	Q_AUDIT_LIST,
+	Q_AUDIT_LIST_SECRET,
+	Q_AUDIT_ALL,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_COUNT
+};
+
+#define STORE_MAX_READERS 8
+#define STORE_MAX_BATCH 512
+#define STORE_RESULTS 1024	 /* ring of recent batch results */
+#define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
+
+/* One SQLite connection with its prepared statements. */
+struct store_tx {
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	int write;
+	struct store_tx *next; /* free list of readers */
+};
+
+/* The last audit entry's sequence number and hash; valid=0 means "read it
+ * from the table before the next append". */
+struct store_chain_head {
+	int valid;
+	int64_t seq;
+	unsigned char hash[CRYPTO_HASH_LEN];
+};
+
+/* A parked request's work, queued for the committer thread. */
+struct store_job {
+	struct store_job *next;
+	store_job_fn fn; /* NULL: append entry */
+	void *arg;
+	store_done_fn done;
+	void *ctx;
+	int rc;
+	int has_id;
+	unsigned char id[STORE_ID_LEN];
+	size_t len;
+	char entry[]; /* len bytes */
+};
+
+struct store {
+	char path[4096];
+	/* The writer: one connection, one open transaction that collects every
+	 * writer's savepoint until it is committed by one fsync. */
+	struct store_tx *w;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	_Atomic unsigned writers; /* between store_tx_begin(write) and its end */
+	int outer_open;
+	unsigned batch_size;
+	uint64_t gen;	   /* the batch being filled */
+	uint64_t done_gen; /* batches committed (or failed) so far */
+	signed char results[STORE_RESULTS];
+	/* Cached audit chain head (writer only), and its value at the start of
+	 * the current savepoint, restored if that savepoint rolls back. */
+	struct store_chain_head head, saved;
+	/* Parked requests' work, appended and committed by the committer
+	 * thread so that no request thread waits on an fsync. */
+	pthread_t committer;
+	int committer_running;
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	struct store_job *queue, **queue_tail;
+	int stopping;
+	/* Readers: a pool of connections, each used by one thread at a time. */
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv;
+	struct store_tx *free_readers;
+	unsigned nreaders;
+};
+
+/* store.c: statement helpers. */
+int store_exec(sqlite3 *db, const char *sql);
+/* Returns the connection's statement q, reset and unbound. */
+sqlite3_stmt *store_q(struct store_tx *tx, int q);
+/* Steps a statement that returns no rows, and resets it. */
+int store_step_done(struct store_tx *tx, sqlite3_stmt *s);
+
+/* store_schema.c: creates or migrates the schema on the writer connection;
+ * refuses a database newer than this build. */
+int store_schema_migrate(sqlite3 *db);
+
+/* store_commit.c: the writer's side of the batch (wmu is held from begin to
+ * end), and the committer thread. */
+int store_commit_begin(struct store *st);
+int store_commit_end(struct store *st, int ok);
+int store_commit_start(struct store *st);
+void store_commit_stop(struct store *st);
+
+/* store_audit.c: the cached chain head across a writer's savepoint. */
+void store_audit_mark(struct store *st);
+void store_audit_undo(struct store *st);
+void store_audit_forget(struct store *st);
+
+/* store_fault.c, test builds (GV_FAULT_INJECTION) only: registers the VFS
+ * shim as the default, and counts the fsyncs it passed through. */
+void store_fault_register(void);
+uint64_t store_fault_syncs(void);
+
+#endif

@@ -206,7 +206,8 @@ static int store_commit_jobs(struct store *st, struct store_job *jobs)
 		if (rc != 0)
 			j->rc = -1;
 		else if (j->fn == NULL) /* one statement: atomic by itself */
-			j->rc = store_audit_append(st->w, j->entry, j->len, j->has_id ? j->id : NULL);
+			j->rc =
+			    store_audit_append(st->w, j->entry, j->len, j->has_id ? j->id : NULL);
 		else
 			j->rc = store_run_job(st, j);
 		if (j->rc == 0) {

@@ -53,8 +53,9 @@ static void test_new_store_has_current_schema(void **state)
 	assert_non_null(st);
 	store_close(st);
 	assert_int_equal(store_tmp_int(t->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM sqlite_master WHERE type='table'"
-					      " AND name IN ('meta','secrets','tokens','audit')"),
+	assert_int_equal(store_tmp_int(t->db,
+				       "SELECT count(*) FROM sqlite_master WHERE type='table'"
+				       " AND name IN ('meta','secrets','tokens','audit')"),
 			 4);
 	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM pragma_table_info('tokens')"
 					      " WHERE name='digest'"),
@@ -72,8 +73,8 @@ static void test_migrates_v1(void **state)
 	struct store *st;
 	char sql[1024];
 
-	snprintf(sql, sizeof(sql), "%sINSERT INTO meta VALUES('kept', x'01');PRAGMA user_version=1;",
-		 schema_v1);
+	snprintf(sql, sizeof(sql),
+		 "%sINSERT INTO meta VALUES('kept', x'01');PRAGMA user_version=1;", schema_v1);
 	store_tmp_sql(t->db, sql);
 	st = store_open(t->dir);
 	assert_non_null(st);

@@ -13,7 +13,8 @@
  *
  * One COMMIT = one fsync. With journal_mode=WAL and synchronous=FULL,
  * SQLite syncs the WAL once per COMMIT, so a batch of N writes costs one
- * fsync instead of N. store_commit_batch() is the only place that commits a
+ * fsync instead of N (an automatic checkpoint, each 1000 WAL pages, adds
+ * its own). store_commit_batch() is the only place that commits a
  * batch; it runs under wmu, records the result, advances gen, and
  * broadcasts wcv.
  *
@@ -41,6 +42,11 @@
  * Announcing before taking wmu is what lets a finishing writer know that
  * more work is on its way and the fsync can be shared.
  *
+ * Sharing the batch. Synchronous writers and the committer thread take
+ * turns on wmu, so a queued job never runs inside a writer's savepoint;
+ * but all of them add to the same open batch, and whichever of them
+ * commits it answers everyone in it.
+ *
  * Parked requests (store_audit_async, store_write_async). The request
  * thread queues a job (qmu, qcv) and returns without waiting. The committer
  * thread takes the whole queue at once, takes wmu, opens the batch if none
@@ -52,12 +58,14 @@
  * job succeeded, the batch is empty and no writer has announced, it rolls
  * the empty transaction back.
  *
- * What a failed batch answers. If BEGIN or COMMIT fails (EIO, ENOSPC), the
+ * What a failed batch answers. If COMMIT fails (EIO, ENOSPC), the
  * transaction is rolled back, the audit head cache is forgotten (it may be
  * ahead of the table), and the batch's result is -1: every writer waiting
- * for it and every job in it gets -1, and the caller answers 503. A job
- * whose own savepoint failed gets -1 even if its batch committed. A 0 means
- * the COMMIT holding that work returned SQLITE_OK: it is on disk.
+ * for it and every job in it gets -1, and the caller answers 503. If the
+ * committer cannot open a batch, every job it took gets -1; a writer that
+ * cannot gets NULL from store_tx_begin. A job whose own savepoint failed
+ * gets -1 even if its batch committed. A 0 means the COMMIT holding that
+ * work returned SQLITE_OK: it is on disk.
  *
  * Who is woken when. wcv is broadcast each time a batch finishes (committed
  * or failed); waiting writers check done_gen against their own gen. qcv is
@@ -67,7 +75,8 @@
  *
  * Stopping. store_commit_stop() lets the committer drain the queue (every
  * queued job is committed and answered), joins it, and commits a batch that
- * is still open. A job queued after that is refused (-1, done not called).
+ * is still open. A job queued once stopping has begun is refused (-1,
+ * done not called).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -74,13 +74,13 @@ static void setup(void)
 	assert(v != NULL);
 	/* Registered after OpenSSL's own exit handler, so it runs before it. */
 	atexit(teardown);
-	assert(vault_init(v, "fuzz password 0123456789", 24, &who) == API_OK);
-	assert(vault_unlock(v, "fuzz password 0123456789", 24, &who, &count, &retry) == API_OK);
+	assert(vault_init(v, "fuzz password 0123456789", 24, &who) == VAULT_OK);
+	assert(vault_unlock(v, "fuzz password 0123456789", 24, &who, &count, &retry) == VAULT_OK);
 	allowed = json_pack("[s]", "*");
 	perms = json_pack("[s,s,s]", "read", "write", "delete");
-	assert(vault_token_issue(v, "fuzzer", allowed, perms, 86400, &who, &out) == API_OK);
+	assert(vault_token_issue(v, "fuzzer", allowed, perms, 86400, &who, &out) == VAULT_OK);
 	tok = json_string_value(json_object_get(out, "token"));
-	assert(vault_token_check(v, tok, strlen(tok), &cap) == API_OK);
+	assert(vault_token_check(v, tok, strlen(tok), &cap) == VAULT_OK);
 	json_decref(out);
 	json_decref(allowed);
 	json_decref(perms);
@@ -164,8 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	r->handler(v, &cfg, &req, &resp);
 	if (resp.defer != NULL) { /* a write: perform it and wait, as the HTTP layer would */
-		enum api_err e = vault_defer_wait(resp.defer);
-		assert(e == API_OK);
+		enum vault_err e = vault_defer_wait(resp.defer);
+		assert(e == VAULT_OK);
 		resp.body = take_answer(resp.defer);
 		vault_defer_free(resp.defer);
 		resp.defer = NULL;
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g.body = NULL;
 		get_route->handler(v, &cfg, &g, &got);
 		assert(got.status == 200 && got.defer != NULL);
-		assert(vault_defer_wait(got.defer) == API_OK);
+		assert(vault_defer_wait(got.defer) == VAULT_OK);
 		got.body = take_answer(got.defer);
 		vault_defer_free(got.defer);
 		assert(json_equal(json_object_get(got.body, "value"),

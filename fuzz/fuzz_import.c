@@ -1,5 +1,5 @@
 /* fuzz_import.c: the import parser for both export formats. Invariant: any
- * document gets API_OK or a 400-class answer with a reason, never a crash. */
+ * document gets VAULT_OK or a 400-class answer with a reason, never a crash. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
 	const char *why = NULL;
-	enum api_err e;
+	enum vault_err e;
 	json_t *doc, *vault;
 
 	if (!ready) {
@@ -26,9 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	vault = json_is_object(doc) ? json_object_get(doc, "vault") : doc;
 	e = vault_import_check(vault, &why);
-	assert(e == API_OK || e == API_BAD_IMPORT || e == API_BAD_KDF);
-	if (e != API_OK)
-		assert(why != NULL && api_status(e) == 400);
+	assert(e == VAULT_OK || e == VAULT_BAD_IMPORT || e == VAULT_BAD_KDF);
+	if (e != VAULT_OK)
+		assert(why != NULL && api_status(api_vault_err(e)) == 400);
 	json_decref(doc);
 	return 0;
 }

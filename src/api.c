@@ -1,5 +1,8 @@
-/* api.c: the single map from internal error kinds to HTTP answers. No
- * library error text ever reaches a client; only these strings do. */
+/* api.c: the single map from internal error kinds (the API's own and the
+ * vault's) to HTTP answers. The "error" and "code" a client sees are only
+ * these strings; "details" is whatever the caller passes (field messages,
+ * an import's reason, and for a body that is not JSON the parser's message
+ * about the client's own bytes). */
 #include "api.h"
 
 static const struct {
@@ -33,7 +36,6 @@ static const struct {
     [API_BAD_IMPORT] = {400, "Invalid vault format", NULL},
     [API_BAD_HEADER] = {400, "Invalid request headers", NULL},
     [API_BAD_KDF] = {400, "Unsupported key derivation parameters", NULL},
-    [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
     [API_CORRUPT] = {500, "Stored data failed its integrity check", "INTEGRITY"},
     [API_INTERNAL] = {500, "Internal error", NULL},
     [API_AUDIT_FAILED] = {503, "Audit log unavailable", "AUDIT_UNAVAILABLE"},
@@ -45,6 +47,38 @@ int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status
 const char *api_error_text(enum api_err e)
 {
 	return e < API_ERR_COUNT ? api_errors[e].text : "Internal error";
+}
+
+/* Every vault outcome the API can answer; VAULT_INTERNAL and anything
+ * unlisted answer 500. */
+static const enum api_err api_from_vault[VAULT_ERR_COUNT] = {
+    [VAULT_OK] = API_OK,
+    [VAULT_ALREADY_INIT] = API_ALREADY_INIT,
+    [VAULT_NOT_INIT] = API_NOT_INIT,
+    [VAULT_BAD_PASSWORD] = API_BAD_PASSWORD,
+    [VAULT_TOKEN_INVALID] = API_TOKEN_INVALID,
+    [VAULT_WRONG_GROUP] = API_WRONG_GROUP,
+    [VAULT_ACCESS_DENIED] = API_ACCESS_DENIED,
+    [VAULT_NOT_FOUND] = API_NOT_FOUND,
+    [VAULT_LOCKED] = API_LOCKED,
+    [VAULT_UNLOCK_LIMIT] = API_UNLOCK_LIMIT,
+    [VAULT_TOKEN_LIMIT] = API_TOKEN_LIMIT,
+    [VAULT_KDF_BUSY] = API_KDF_BUSY,
+    [VAULT_BAD_IMPORT] = API_BAD_IMPORT,
+    [VAULT_BAD_KDF] = API_BAD_KDF,
+    [VAULT_CORRUPT] = API_CORRUPT,
+    [VAULT_INTERNAL] = API_INTERNAL,
+    [VAULT_AUDIT_FAILED] = API_AUDIT_FAILED,
+    [VAULT_STORE_FAILED] = API_STORE_FAILED,
+};
+
+enum api_err api_vault_err(enum vault_err e)
+{
+	if (e == VAULT_OK)
+		return API_OK;
+	if (e >= VAULT_ERR_COUNT || api_from_vault[e] == API_OK)
+		return API_INTERNAL;
+	return api_from_vault[e];
 }
 
 json_t *api_error_body(enum api_err e, const char *details)

@@ -1,11 +1,14 @@
-/* api.h: what a handler sees (a request) and fills (a response), and the one
- * table of error kinds with their HTTP status and client-facing text. No
- * libmicrohttpd type appears here. */
+/* api.h: what a handler sees (a request) and fills (a response), the one
+ * table of error kinds with their HTTP status and client-facing text, and
+ * the map from the vault's error kinds to them. No libmicrohttpd type
+ * appears here, and no vault type beyond an opaque pointer. */
 #ifndef GV_API_H
 #define GV_API_H
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "vault_err.h"
 
 enum api_err {
 	API_OK = 0,
@@ -34,7 +37,6 @@ enum api_err {
 	API_BAD_IMPORT,
 	API_BAD_HEADER,
 	API_BAD_KDF,
-	API_TOKEN_NOT_FOUND,
 	API_CORRUPT,
 	API_INTERNAL,
 	API_AUDIT_FAILED,
@@ -47,8 +49,10 @@ int api_status(enum api_err e);
 /* Builds the JSON error body {error, code?, details?}; details may be NULL.
  * Returns a new reference. */
 json_t *api_error_body(enum api_err e, const char *details);
-/* Short name of an error kind, as written in audit entries. */
+/* The client-facing text of an error kind. */
 const char *api_error_text(enum api_err e);
+/* The error kind that answers a vault error (VAULT_OK -> API_OK). */
+enum api_err api_vault_err(enum vault_err e);
 
 enum api_auth { API_AUTH_NONE, API_AUTH_MGMT, API_AUTH_CAP };
 
@@ -65,15 +69,15 @@ struct api_req {
 	const char *query_format;
 };
 
-struct vault_defer;
+struct vault_defer; /* opaque here; the HTTP layer drives it (vault.h) */
 
 struct api_resp {
 	int status;
 	json_t *body;	      /* owned; serialised and wiped after sending */
 	unsigned retry_after; /* seconds; 0 for none */
-	/* Set instead of body for a secret read: the answer goes out only once
-	 * its audit entry has committed (the HTTP layer waits without blocking
-	 * a thread). */
+	/* Set instead of body for a secret read or write (owned): the answer
+	 * goes out only once its commit is durable (the HTTP layer waits
+	 * without blocking a thread). */
 	struct vault_defer *defer;
 	/* Set instead of body by the HTTP layer for an answer already written
 	 * as text (owned, wipe-on-free: crypto_wipe_free). */

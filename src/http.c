@@ -179,7 +179,7 @@ static enum MHD_Result http_finish_deferred(struct http_conn *hc, struct MHD_Con
 	if (hc->defer_state == DEFER_OK)
 		resp.text = vault_defer_take(hc->defer, &resp.text_len);
 	else
-		api_fail(&resp, vault_defer_failure(hc->defer), NULL);
+		api_fail(&resp, api_vault_err(vault_defer_failure(hc->defer)), NULL);
 	vault_defer_free(hc->defer);
 	hc->defer = NULL;
 	hc->h->suspended--;
@@ -246,12 +246,12 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	} else if (rt->auth == API_AUTH_CAP) {
 		const char *t =
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-capability-token");
-		enum api_err e;
+		enum vault_err e;
 		if (t == NULL || t[0] == '\0')
 			return http_error(c, API_TOKEN_REQUIRED, NULL);
 		e = vault_token_check(h->v, t, strlen(t), &cap);
-		if (e != API_OK)
-			return http_error(c, e, NULL);
+		if (e != VAULT_OK)
+			return http_error(c, api_vault_err(e), NULL);
 		req.cap = cap;
 	}
 

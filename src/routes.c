@@ -1,6 +1,7 @@
 /* routes.c: the route table and its handlers. Handlers receive a checked
  * request (authenticated, body parsed) and fill a response; they validate
- * field shapes and call the vault. They never log secret material. */
+ * field shapes, call the vault and answer its errors through api_vault_err.
+ * They never log secret material. */
 #include "routes.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ static void h_init(struct vault *v, const struct config *cfg, const struct api_r
 {
 	json_t *pw = json_object_get(req->body, "password");
 	struct vault_actor who = {NULL, req->ip};
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (!json_is_string(pw)) {
@@ -74,8 +75,8 @@ static void h_init(struct vault *v, const struct config *cfg, const struct api_r
 		return;
 	}
 	err = vault_init(v, json_string_value(pw), json_string_length(pw), &who);
-	if (err != API_OK) {
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK) {
+		api_fail(resp, api_vault_err(err), NULL);
 		return;
 	}
 	api_reply(resp, 200,
@@ -91,7 +92,7 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
 	long long count = 0;
 	unsigned retry = 0;
-	enum api_err err;
+	enum vault_err err;
 
 	if (bad) {
 		fail_field(resp, why, "Must be a non-empty string");
@@ -106,9 +107,9 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 		return;
 	}
 	err = vault_unlock(v, json_string_value(pw), json_string_length(pw), &who, &count, &retry);
-	if (err != API_OK) {
-		api_fail(resp, err, NULL);
-		resp->retry_after = err == API_KDF_BUSY ? 1 : retry;
+	if (err != VAULT_OK) {
+		api_fail(resp, api_vault_err(err), NULL);
+		resp->retry_after = err == VAULT_KDF_BUSY ? 1 : retry;
 		return;
 	}
 	api_reply(resp, 200,
@@ -122,7 +123,7 @@ static void h_lock(struct vault *v, const struct config *cfg, const struct api_r
 	const char *why = NULL;
 	int bad = 0;
 	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (bad) {
@@ -130,8 +131,8 @@ static void h_lock(struct vault *v, const struct config *cfg, const struct api_r
 		return;
 	}
 	err = vault_lock(v, &who);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
 }
@@ -140,12 +141,12 @@ static void h_extend(struct vault *v, const struct config *cfg, const struct api
 		     struct api_resp *resp)
 {
 	unsigned left = 0;
-	enum api_err err = vault_extend(v, &left);
+	enum vault_err err = vault_extend(v, &left);
 
 	(void)cfg;
 	(void)req;
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200,
 			  json_pack("{s:b,s:I}", "success", 1, "expiresIn", (json_int_t)left));
@@ -174,7 +175,7 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	const char *user = opt_str(req, "userId", 255, &bad, &why);
 	struct vault_actor who = {NULL, req->ip};
 	long long ttl_s = 3600;
-	enum api_err err;
+	enum vault_err err;
 	size_t i;
 
 	if (bad || user == NULL) {
@@ -241,9 +242,9 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	err = vault_token_issue(v, user, allowed, perms, ttl_s, &who, &out);
 	json_decref(allowed);
 	json_decref(perms);
-	if (err != API_OK) {
-		api_fail(resp, err, NULL);
-		if (err == API_TOKEN_LIMIT)
+	if (err != VAULT_OK) {
+		api_fail(resp, api_vault_err(err), NULL);
+		if (err == VAULT_TOKEN_LIMIT)
 			resp->retry_after = 3600;
 		return;
 	}
@@ -268,14 +269,14 @@ static void h_token_revoke(struct vault *v, const struct config *cfg, const stru
 			   struct api_resp *resp)
 {
 	struct vault_actor who = {NULL, req->ip};
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (revoke_fields(req, resp, &who.user_id) != 0)
 		return;
 	err = vault_token_revoke(v, req->param, &who);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
 }
@@ -285,14 +286,14 @@ static void h_token_revoke_user(struct vault *v, const struct config *cfg,
 {
 	struct vault_actor who = {NULL, req->ip};
 	long long n = 0;
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (revoke_fields(req, resp, &who.user_id) != 0)
 		return;
 	err = vault_token_revoke_user(v, req->param, &who, &n);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200,
 			  json_pack("{s:b,s:I}", "success", 1, "revokedCount", (json_int_t)n));
@@ -318,7 +319,7 @@ static void h_audit(struct vault *v, const struct config *cfg, const struct api_
 		    struct api_resp *resp)
 {
 	json_t *out = NULL;
-	enum api_err err;
+	enum vault_err err;
 	int limit;
 
 	(void)cfg;
@@ -327,8 +328,8 @@ static void h_audit(struct vault *v, const struct config *cfg, const struct api_
 		return;
 	}
 	err = vault_audit_list(v, req->param, req->param_len, limit, &out);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, out);
 }
@@ -337,12 +338,12 @@ static void h_audit_verify(struct vault *v, const struct config *cfg, const stru
 			   struct api_resp *resp)
 {
 	json_t *out = NULL;
-	enum api_err err = vault_audit_verify(v, &out);
+	enum vault_err err = vault_audit_verify(v, &out);
 
 	(void)cfg;
 	(void)req;
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, out);
 }
@@ -353,7 +354,7 @@ static void h_export(struct vault *v, const struct config *cfg, const struct api
 	struct vault_actor who = {NULL, req->ip};
 	json_t *out = NULL;
 	int legacy = 0;
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (req->query_format != NULL) {
@@ -365,8 +366,8 @@ static void h_export(struct vault *v, const struct config *cfg, const struct api
 		}
 	}
 	err = vault_export(v, legacy, &who, &out);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, out);
 }
@@ -376,7 +377,7 @@ static void h_import(struct vault *v, const struct config *cfg, const struct api
 {
 	struct vault_actor who = {NULL, req->ip};
 	const char *why = NULL;
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	if (vault_is_initialized(v)) {
@@ -384,8 +385,9 @@ static void h_import(struct vault *v, const struct config *cfg, const struct api
 		return;
 	}
 	err = vault_import(v, json_object_get(req->body, "vault"), &who, &why);
-	if (err != API_OK)
-		api_fail(resp, err, err == API_BAD_IMPORT || err == API_BAD_KDF ? why : NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err),
+			 err == VAULT_BAD_IMPORT || err == VAULT_BAD_KDF ? why : NULL);
 	else
 		api_reply(resp, 200,
 			  json_pack("{s:b,s:s}", "success", 1, "message", "Vault imported"));
@@ -395,12 +397,12 @@ static void h_secret_get(struct vault *v, const struct config *cfg, const struct
 			 struct api_resp *resp)
 {
 	struct vault_defer *out = NULL;
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	err = vault_secret_get(v, req->cap, req->param, req->param_len, req->ip, &out);
-	if (err != API_OK) {
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK) {
+		api_fail(resp, api_vault_err(err), NULL);
 		return;
 	}
 	resp->status = 200;
@@ -413,7 +415,7 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 	json_t *value = json_object_get(req->body, "value");
 	json_t *md = json_object_get(req->body, "metadata");
 	struct vault_defer *out = NULL;
-	enum api_err err;
+	enum vault_err err;
 
 	if (!json_is_string(value) || json_string_length(value) == 0) {
 		fail_field(resp, "value", "Value is required");
@@ -430,8 +432,8 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 		return;
 	}
 	err = vault_secret_put(v, req->cap, req->param, req->param_len, value, md, req->ip, &out);
-	if (err != API_OK) {
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK) {
+		api_fail(resp, api_vault_err(err), NULL);
 		return;
 	}
 	resp->status = 200;
@@ -441,12 +443,12 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 static void h_secret_delete(struct vault *v, const struct config *cfg, const struct api_req *req,
 			    struct api_resp *resp)
 {
-	enum api_err err;
+	enum vault_err err;
 
 	(void)cfg;
 	err = vault_secret_delete(v, req->cap, req->param, req->param_len, req->ip);
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, json_pack("{s:b}", "success", 1));
 }
@@ -455,11 +457,11 @@ static void h_secret_list(struct vault *v, const struct config *cfg, const struc
 			  struct api_resp *resp)
 {
 	json_t *out = NULL;
-	enum api_err err = vault_secret_list(v, req->cap, req->ip, &out);
+	enum vault_err err = vault_secret_list(v, req->cap, req->ip, &out);
 
 	(void)cfg;
-	if (err != API_OK)
-		api_fail(resp, err, NULL);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
 	else
 		api_reply(resp, 200, out);
 }

@@ -1,17 +1,18 @@
 /* vault.h: the vault's state machine and every operation on secrets, tokens
  * and the audit log. It holds the keys (in the secure heap, only while a
- * session is open) and decides what is allowed; it never sees HTTP. */
+ * session is open) and decides what is allowed; it never sees HTTP, and
+ * answers in its own error kinds (vault_err.h). */
 #ifndef GV_VAULT_H
 #define GV_VAULT_H
 
 #include <jansson.h>
 #include <stddef.h>
 
-#include "api.h"
-#include "config.h"
-#include "token.h"
+#include "vault_err.h"
 
 struct vault;
+struct config;
+struct cap; /* a verified capability token (token.h) */
 
 /* Who is acting, for the audit log. */
 struct vault_actor {
@@ -20,7 +21,8 @@ struct vault_actor {
 };
 
 /* Opens the store in cfg->data_dir, loads or creates the signing key and
- * starts the session timer. NULL (with a log line) on failure. */
+ * starts the session timer. cfg must outlive the vault. NULL (with a log
+ * line) on failure. */
 struct vault *vault_new(const struct config *cfg);
 /* Locks (wiping keys), stops the timer, closes the store. NULL is a no-op. */
 void vault_free(struct vault *v);
@@ -31,66 +33,75 @@ int vault_is_initialized(struct vault *v);
 /* Seconds left in the session, or 0 when locked. */
 unsigned vault_session_left(struct vault *v);
 
-enum api_err vault_init(struct vault *v, const char *pw, size_t pwlen,
-			const struct vault_actor *who);
-enum api_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
-			  const struct vault_actor *who, long long *secret_count,
-			  unsigned *retry_after);
-enum api_err vault_lock(struct vault *v, const struct vault_actor *who);
-enum api_err vault_extend(struct vault *v, unsigned *expires_in);
+enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
+			  const struct vault_actor *who);
+/* *retry_after is set (seconds) with VAULT_UNLOCK_LIMIT. */
+enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
+			    const struct vault_actor *who, long long *secret_count,
+			    unsigned *retry_after);
+enum vault_err vault_lock(struct vault *v, const struct vault_actor *who);
+enum vault_err vault_extend(struct vault *v, unsigned *expires_in);
 
-/* Capability tokens. */
-enum api_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed, json_t *perms,
-			       long long ttl_s, const struct vault_actor *who, json_t **out);
-/* Full check: signature, expiry, group (403), registry and revocation.
+/* Capability tokens (vault_token.c). *out is a new reference. */
+enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,
+				 json_t *perms, long long ttl_s, const struct vault_actor *who,
+				 json_t **out);
+/* Full check: signature, expiry, group, registry and revocation.
  * *cap is owned by the caller (token_cap_free). */
-enum api_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
-enum api_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who);
-enum api_err vault_token_revoke_user(struct vault *v, const char *user_id,
-				     const struct vault_actor *who, long long *count);
+enum vault_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
+enum vault_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who);
+enum vault_err vault_token_revoke_user(struct vault *v, const char *user_id,
+				       const struct vault_actor *who, long long *count);
 
-/* Secrets; the cap has been checked by vault_token_check. */
+/* Secrets (vault_secret.c); the cap has been checked by vault_token_check. */
 
-/* A read or write whose answer is held back until its commit. */
+/* A read or write whose answer is held back until its commit (vault_defer.c). */
 struct vault_defer;
-/* Prepares a read: on API_OK *out holds the answer and its audit entry. */
-enum api_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name, size_t len,
-			      const char *ip, struct vault_defer **out);
+/* Prepares a read: on VAULT_OK *out (caller frees: vault_defer_free) holds
+ * the answer and its audit entry. */
+enum vault_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
+				size_t len, const char *ip, struct vault_defer **out);
+/* Prepares a write; the committer performs it when submitted, and the
+ * answer ({success, created}) is known once it is durable. */
+enum vault_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name,
+				size_t len, json_t *value, json_t *metadata, const char *ip,
+				struct vault_defer **out);
+enum vault_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
+				   size_t len, const char *ip);
+enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
+				 json_t **out);
+
 /* Hands the work to the store's committer; done(ctx, 0) runs (on the
  * committer thread) once it is durable, done(ctx, -1) if it failed.
- * Returns -1 if it could not be queued. */
+ * Returns -1 if it could not be queued (done is then not called). */
 int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx);
-/* The same, waiting: API_OK once durable, else vault_defer_failure(r). */
-enum api_err vault_defer_wait(struct vault_defer *r);
-/* The error to answer when the commit failed (503 kinds). */
-enum api_err vault_defer_failure(const struct vault_defer *r);
+/* The same, waiting: VAULT_OK once durable, else vault_defer_failure(r). */
+enum vault_err vault_defer_wait(struct vault_defer *r);
+/* The error to answer when the commit failed (VAULT_AUDIT_FAILED for a read,
+ * VAULT_STORE_FAILED for a write). */
+enum vault_err vault_defer_failure(const struct vault_defer *r);
 /* The answer's JSON text, *len bytes plus a NUL, in a wipe-on-free buffer
  * the caller owns (crypto_wipe_free); NULL if out of memory. Only after a
  * successful commit. */
 char *vault_defer_take(struct vault_defer *r, size_t *len);
+/* Wipes and frees a prepared request; NULL is a no-op. */
 void vault_defer_free(struct vault_defer *r);
-/* Prepares a write; the committer performs it when submitted, and the
- * answer ({success, created}) is known once it is durable. */
-enum api_err vault_secret_put(struct vault *v, const struct cap *cap, const char *name, size_t len,
-			      json_t *value, json_t *metadata, const char *ip,
-			      struct vault_defer **out);
-enum api_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
-				 size_t len, const char *ip);
-enum api_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
-			       json_t **out);
 
-/* Audit. */
-enum api_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
-			      json_t **out);
-enum api_err vault_audit_verify(struct vault *v, json_t **out);
+/* Audit (vault_audit.c). *out is a new reference. */
+enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
+				json_t **out);
+enum vault_err vault_audit_verify(struct vault *v, json_t **out);
 
-/* Export (own format, or "ocmt-v1" when legacy is set) and import. */
-enum api_err vault_export(struct vault *v, int legacy, const struct vault_actor *who, json_t **out);
-enum api_err vault_import(struct vault *v, json_t *vault, const struct vault_actor *who,
-			  const char **why);
+/* Export (own format, or "ocmt-v1" when legacy is set) and import
+ * (vault_export.c, vault_ocmt.c). *out is a new reference. */
+enum vault_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,
+			    json_t **out);
+/* *why (static text) is set with VAULT_BAD_IMPORT / VAULT_BAD_KDF. */
+enum vault_err vault_import(struct vault *v, json_t *doc, const struct vault_actor *who,
+			    const char **why);
 
 /* Validates an export document (either format) without importing it:
- * API_OK, or API_BAD_IMPORT / API_BAD_KDF with *why set. */
-enum api_err vault_import_check(json_t *doc, const char **why);
+ * VAULT_OK, or VAULT_BAD_IMPORT / VAULT_BAD_KDF with *why set. */
+enum vault_err vault_import_check(json_t *doc, const char **why);
 
 #endif

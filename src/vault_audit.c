@@ -1,0 +1,249 @@
+/* vault_audit.c: building audit entries and appending them to the store's
+ * hash chain, and reading the log back (list, verify). Entries hold no
+ * secret: a secret's name appears only sealed under the audit key. */
+#include "vault_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "enc.h"
+#include "jtext.h"
+#include "log.h"
+#include "util.h"
+
+void vault_audit_forget(struct vault *v)
+{
+	pthread_mutex_lock(&v->seal_mu);
+	memset(v->seals, 0, sizeof(v->seals));
+	pthread_mutex_unlock(&v->seal_mu);
+}
+
+/* A name sealed under the audit key, kept for the session: sealing costs
+ * an AES key schedule per entry, and the cached ciphertext reveals nothing
+ * the entry's blind index does not already (equal names). Caller holds rw. */
+static int vault_audit_seal_name(struct vault *v, const struct vault_keys *k, const char *name,
+				 size_t len, const unsigned char id[CRYPTO_HASH_LEN],
+				 char out[VAULT_SEALED_B64])
+{
+	struct vault_seal *s = &v->seals[id[0] % VAULT_SEAL_SLOTS];
+	unsigned char sealed[VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD];
+	int hit;
+
+	if (len > VAULT_NAME_MAX)
+		return -1;
+	pthread_mutex_lock(&v->seal_mu);
+	hit = s->used && memcmp(s->id, id, CRYPTO_HASH_LEN) == 0;
+	if (hit)
+		memcpy(out, s->b64, sizeof(s->b64));
+	pthread_mutex_unlock(&v->seal_mu);
+	if (hit)
+		return 0;
+	if (crypto_seal(k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, name, len,
+			sealed) != 0)
+		return -1;
+	enc_b64_encode(sealed, len + CRYPTO_SEAL_OVERHEAD, out, 0);
+	pthread_mutex_lock(&v->seal_mu);
+	memcpy(s->id, id, CRYPTO_HASH_LEN);
+	memcpy(s->b64, out, sizeof(s->b64));
+	s->used = 1;
+	pthread_mutex_unlock(&v->seal_mu);
+	return 0;
+}
+
+static void vault_audit_field(struct jtext *t, const char *key, const char *val)
+{
+	jtext_raw(t, ",\"", 2);
+	jtext_raw(t, key, strlen(key));
+	jtext_raw(t, "\":", 2);
+	jtext_str(t, val, strlen(val));
+}
+
+/* The entry has a fixed shape, so it is written directly rather than
+ * through a JSON tree: this runs for every read. */
+static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
+			       const char *sealed)
+{
+	const char *user = ev->user ? ev->user : "system", *ip = ev->ip ? ev->ip : "";
+	char ts[32], *text;
+	struct jtext t;
+	size_t cap;
+
+	cap = 200 + VAULT_SEALED_B64 + JTEXT_STR_MAX(strlen(v->cfg->group_id)) +
+	      JTEXT_STR_MAX(strlen(ev->action)) + JTEXT_STR_MAX(strlen(user)) +
+	      JTEXT_STR_MAX(strlen(ip)) +
+	      (ev->target_user ? JTEXT_STR_MAX(strlen(ev->target_user)) + 20 : 0) +
+	      (ev->error ? JTEXT_STR_MAX(strlen(ev->error)) + 12 : 0);
+	if ((text = malloc(cap)) == NULL)
+		return NULL;
+	util_iso8601(util_now_ms(), ts, sizeof(ts));
+	jtext_init(&t, text, cap);
+	jtext_raw(&t, "{\"timestamp\":", 13);
+	jtext_str(&t, ts, strlen(ts));
+	vault_audit_field(&t, "groupId", v->cfg->group_id);
+	vault_audit_field(&t, "action", ev->action);
+	vault_audit_field(&t, "userId", user);
+	vault_audit_field(&t, "ipAddress", ip);
+	if (ev->success)
+		jtext_raw(&t, ",\"success\":true", 15);
+	else
+		jtext_raw(&t, ",\"success\":false", 16);
+	if (ev->target_user != NULL)
+		vault_audit_field(&t, "targetUserId", ev->target_user);
+	if (ev->error != NULL)
+		vault_audit_field(&t, "error", ev->error);
+	if (sealed != NULL) { /* base64: nothing to escape */
+		jtext_raw(&t, ",\"secretKeySealed\":\"", 20);
+		jtext_raw(&t, sealed, strlen(sealed));
+		jtext_raw(&t, "\"", 1);
+	}
+	jtext_raw(&t, "}", 1);
+	if (jtext_end(&t) != 0) {
+		log_err("%s: entry larger than its bound", __func__);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+char *vault_audit_text(struct vault *v, const struct vault_keys *k,
+		       const struct vault_audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
+		       int *has_id)
+{
+	char sealed[VAULT_SEALED_B64];
+
+	*has_id = 0;
+	if (ev->name == NULL || k == NULL)
+		return vault_audit_write(v, ev, NULL);
+	if (ev->name_id == NULL && vault_blind_index(k, ev->name, ev->namelen, id) != 0)
+		return NULL;
+	if (ev->name_id != NULL && ev->name_id != id)
+		memcpy(id, ev->name_id, CRYPTO_HASH_LEN);
+	if (vault_audit_seal_name(v, k, ev->name, ev->namelen, id, sealed) != 0)
+		return NULL;
+	*has_id = 1;
+	return vault_audit_write(v, ev, sealed);
+}
+
+int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
+		       const struct vault_audit_ev *ev)
+{
+	unsigned char id[CRYPTO_HASH_LEN];
+	int has_id, rc;
+	char *text = vault_audit_text(v, k, ev, id, &has_id);
+
+	if (text == NULL)
+		return -1;
+	rc = store_audit_append(tx, text, strlen(text), has_id ? id : NULL);
+	free(text);
+	return rc;
+}
+
+enum vault_err vault_audit_one(struct vault *v, const struct vault_keys *k,
+			       const struct vault_audit_ev *ev)
+{
+	struct store_tx *tx;
+
+	if ((tx = store_tx_begin(v->st, 1)) == NULL)
+		return VAULT_AUDIT_FAILED;
+	if (vault_audit_append(v, tx, k, ev) != 0) {
+		store_tx_rollback(tx);
+		return VAULT_AUDIT_FAILED;
+	}
+	return store_tx_commit(tx) == 0 ? VAULT_OK : VAULT_AUDIT_FAILED;
+}
+
+struct vault_audit_list_ctx {
+	json_t *logs;
+	const struct vault_keys *k;
+};
+
+/* One stored entry as listed: its sealed name opened when the session's
+ * audit key can, and never shown sealed. */
+static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len)
+{
+	struct vault_audit_list_ctx *c = arg;
+	json_t *e = json_loadb(entry, len, 0, NULL), *sealed;
+
+	(void)seq;
+	if (!json_is_object(e)) {
+		json_decref(e);
+		return -1;
+	}
+	sealed = json_object_get(e, "secretKeySealed");
+	if (json_is_string(sealed) && c->k != NULL) {
+		const char *b = json_string_value(sealed);
+		size_t blen = json_string_length(sealed), rawlen = 0;
+		unsigned char *raw = malloc(blen / 4 * 3 + 3);
+
+		if (raw != NULL && enc_b64_decode(b, blen, raw, &rawlen, 0) == 0 &&
+		    rawlen >= CRYPTO_SEAL_OVERHEAD &&
+		    crypto_open(c->k->audit, VAULT_AUDIT_AAD, sizeof(VAULT_AUDIT_AAD) - 1, raw,
+				rawlen, raw) == 0)
+			json_object_set_new(
+			    e, "secretKey",
+			    json_stringn((const char *)raw, rawlen - CRYPTO_SEAL_OVERHEAD));
+		free(raw);
+	}
+	json_object_del(e, "secretKeySealed");
+	json_array_append_new(c->logs, e);
+	return 0;
+}
+
+enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
+				json_t **out)
+{
+	struct store_tx *tx;
+	struct vault_audit_list_ctx c = {json_array(), NULL};
+	unsigned char id[CRYPTO_HASH_LEN];
+	enum vault_err err = VAULT_OK;
+
+	pthread_rwlock_rdlock(&v->rw);
+	c.k = vault_keys_live(v);
+	if (name != NULL) {
+		/* Entries are found by blind index, which needs the index key. */
+		if (c.k == NULL) {
+			err = VAULT_LOCKED;
+			goto done;
+		}
+		if (vault_blind_index(c.k, name, len, id) != 0) {
+			err = VAULT_INTERNAL;
+			goto done;
+		}
+	}
+	if ((tx = store_tx_begin(v->st, 0)) == NULL) {
+		err = VAULT_STORE_FAILED;
+		goto done;
+	}
+	if (store_audit_list(tx, name ? id : NULL, limit, vault_audit_row, &c) != 0)
+		err = VAULT_STORE_FAILED;
+	store_tx_rollback(tx);
+done:
+	pthread_rwlock_unlock(&v->rw);
+	if (err != VAULT_OK) {
+		json_decref(c.logs);
+		return err;
+	}
+	*out = json_pack("{s:o}", "logs", c.logs);
+	return VAULT_OK;
+}
+
+enum vault_err vault_audit_verify(struct vault *v, json_t **out)
+{
+	struct store_tx *tx;
+	unsigned char head[CRYPTO_HASH_LEN];
+	char hex[2 * CRYPTO_HASH_LEN + 1];
+	int64_t n = 0, bad = 0;
+	int r;
+
+	if ((tx = store_tx_begin(v->st, 0)) == NULL)
+		return VAULT_STORE_FAILED;
+	r = store_audit_verify(tx, &n, &bad, head);
+	store_tx_rollback(tx);
+	if (r < 0)
+		return VAULT_STORE_FAILED;
+	enc_hex_encode(head, sizeof(head), hex);
+	*out = json_pack("{s:b,s:I,s:s}", "valid", r == 0, "entries", (json_int_t)n, "head", hex);
+	if (r == 1)
+		json_object_set_new(*out, "firstBadSeq", json_integer(bad));
+	return VAULT_OK;
+}

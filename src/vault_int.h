@@ -1,0 +1,201 @@
+/* vault_int.h: what the vault_*.c files share and nothing outside them may
+ * include: struct vault, the session keys, audit events, the row-cache
+ * helpers and the format helpers. Callers use vault.h. */
+#ifndef GV_VAULT_INT_H
+#define GV_VAULT_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "store.h"
+#include "vault.h"
+
+#define VAULT_ROOT_AAD "groupvault/root/v1"
+#define VAULT_TOKEN_AAD "groupvault/token/v1"
+#define VAULT_AUDIT_AAD "groupvault/audit-name/v1"
+#define VAULT_FORMAT "groupvault"
+#define VAULT_FORMAT_VERSION 2
+#define VAULT_V1_FORMAT "ocmt-group-vault"
+#define VAULT_RL_SLOTS 4096
+#define VAULT_TOKEN_CACHE 1024
+#define VAULT_ROW_CACHE 256
+#define VAULT_NAME_MAX 255
+#define VAULT_SEAL_SLOTS 64
+/* base64 of a sealed name, NUL included */
+#define VAULT_SEALED_B64 (4 * ((VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD + 2) / 3) + 1)
+/* a wrapped root key as stored */
+#define VAULT_WRAPPED_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
+
+/* The key hierarchy of an open session (secure heap):
+ * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit. */
+struct vault_keys {
+	unsigned char kek[CRYPTO_KEY_LEN];
+	unsigned char root[CRYPTO_KEY_LEN];
+	unsigned char data[CRYPTO_KEY_LEN];
+	unsigned char index[CRYPTO_KEY_LEN];
+	unsigned char audit[CRYPTO_KEY_LEN];
+};
+
+struct vault_seal {
+	unsigned char id[CRYPTO_HASH_LEN];
+	char b64[VAULT_SEALED_B64];
+	int used;
+};
+
+struct vault {
+	const struct config *cfg;
+	struct store *st;
+	pthread_rwlock_t rw; /* guards keys, expires, initialized */
+	struct vault_keys *keys;
+	int64_t expires; /* monotonic ms */
+	int initialized;
+	pthread_mutex_t kdf_mu;	 /* one Argon2id derivation at a time */
+	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
+	struct ratelimit *unlock_rl;
+	struct regcache *tokens;      /* registry cache for token checks */
+	struct token_cache *verified; /* tokens whose MAC and shape passed */
+	struct rowcache *rows;	      /* sealed rows recently read (vault_row.c) */
+	pthread_t timer;
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	int stopping;
+	pthread_mutex_t seal_mu;
+	struct vault_seal seals[VAULT_SEAL_SLOTS]; /* sealed names (vault_audit.c) */
+};
+
+/* ---- vault.c: session and keys ---- */
+
+/* "system" when no user acts. */
+const char *vault_actor_user(const struct vault_actor *who);
+/* Caller holds v->rw (read or write). The keys if the session is live. */
+struct vault_keys *vault_keys_live(struct vault *v);
+/* Derives the data, index and audit keys from k->root. 0 or -1. */
+int vault_keys_derive(struct vault_keys *k);
+/* A name's blind index under the index key. 0, or -1 (logged): the caller
+ * must fail, never go on with the unset id. */
+int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
+		      unsigned char id[CRYPTO_HASH_LEN]);
+/* Runs Argon2id into out (CRYPTO_KEY_LEN) unless another derivation runs. */
+enum vault_err vault_kdf_run(struct vault *v, const struct crypto_kdf *kdf,
+			     const unsigned char *salt, const char *pw, size_t pwlen,
+			     unsigned char *out);
+/* The stored "kdf" object for kdf and salt; a new reference or NULL. */
+json_t *vault_kdf_json(const struct crypto_kdf *kdf, const unsigned char *salt);
+/* Reads and bounds-checks a kdf object. 0, -1 if malformed, -2 if
+ * well-formed but outside the accepted bounds. */
+int vault_kdf_parse(json_t *o, struct crypto_kdf *kdf, unsigned char *salt);
+/* The vault's stored kdf parameters. 0 or -1. */
+int vault_kdf_load(struct store_tx *tx, struct crypto_kdf *kdf, unsigned char *salt);
+
+/* ---- vault_signkey.c ---- */
+
+/* Sets v->sign_key (secure heap) from cfg->signing_key or DATA_DIR/signing.key
+ * (created when missing). 0 or -1 (logged). */
+int vault_signkey_load(struct vault *v);
+
+/* ---- vault_audit.c ---- */
+
+struct vault_audit_ev {
+	const char *action;
+	const char *user;
+	const char *ip;
+	const char *name; /* secret name or NULL */
+	size_t namelen;
+	const char *target_user;
+	const char *error;
+	int success;
+	const unsigned char *name_id; /* the name's blind index if known, else NULL */
+};
+
+/* An entry's text (caller frees with free(); it holds no secret). With k,
+ * a name is sealed under the audit key and its blind index written to id
+ * (*has_id set); without (locked) the name is left out. NULL on failure. */
+char *vault_audit_text(struct vault *v, const struct vault_keys *k,
+		       const struct vault_audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
+		       int *has_id);
+/* Appends inside the caller's write transaction. 0 or -1. */
+int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
+		       const struct vault_audit_ev *ev);
+/* A stand-alone audited event in its own durable transaction. */
+enum vault_err vault_audit_one(struct vault *v, const struct vault_keys *k,
+			       const struct vault_audit_ev *ev);
+/* Forgets the session's sealed names (their audit key is gone). */
+void vault_audit_forget(struct vault *v);
+
+/* ---- vault_row.c: the row cache's coherence rule ---- */
+
+/* A change to one secret row, run inside a write transaction: 0 done, >0 or
+ * <0 undo (the value is returned to the caller / passed to done as-is). */
+struct vault_row_write {
+	unsigned char id[CRYPTO_HASH_LEN];
+	store_job_fn job;
+	void *arg;
+	store_done_fn done; /* NULL: synchronous */
+	void *ctx;
+	struct vault *v; /* set by vault_row_write */
+};
+/* A row by blind index, from the cache or the store: 0 found (*rec malloc'd,
+ * caller frees), 1 absent, -1 store error. */
+int vault_row_read(struct vault *v, const unsigned char id[CRYPTO_HASH_LEN], int64_t *version,
+		   unsigned char **rec, size_t *len);
+/* Runs w->job on row w->id. With w->done NULL, in its own write transaction
+ * on this thread: returns the job's non-zero value, -1 if the store failed,
+ * 0 once durable. Otherwise queued for the committer (store_write_async):
+ * -1 if not queued, and w->done(w->ctx, rc) runs after the batch. */
+int vault_row_write(struct vault *v, struct vault_row_write *w);
+/* Forgets every row (lock, import). */
+void vault_row_clear(struct vault *v);
+
+/* ---- vault_defer.c / vault_secret.c ---- */
+
+/* Work whose answer waits for a commit: a read (its audit entry) or a
+ * write (the record and its audit entry, written by the committer). */
+struct vault_defer {
+	struct vault *v;
+	char *answer; /* a read's answer (wipe-on-free), held back until the entry is durable */
+	size_t answer_len;
+	char *entry; /* a read's entry; a write's "created" entry */
+	int has_id;
+	/* a write */
+	int is_put;
+	struct vault_row_write row; /* row.id is the blind index, for reads too */
+	unsigned char *data_key;    /* a copy in the secure heap */
+	json_t *rec;
+	char *entry_updated;
+	int created;
+};
+
+/* Decrypts every row for a listing or the ocmt-v1 export. */
+struct vault_list_ctx {
+	const struct vault_keys *k;
+	const struct cap *cap; /* NULL: everything (export) */
+	json_t *out;	       /* keys array, or secrets object for ocmt-v1 */
+	int v1;
+};
+/* store_secret_fn over a vault_list_ctx; 1 on a record that fails its
+ * integrity check. */
+int vault_list_row(void *arg, const unsigned char *id, int64_t version, const unsigned char *rec,
+		   size_t len);
+
+/* ---- vault_export.c ---- */
+
+/* A stored meta value parsed as JSON / as a string; new reference or NULL. */
+json_t *vault_meta_json(struct store_tx *tx, const char *name);
+json_t *vault_meta_string(struct store_tx *tx, const char *name);
+/* A base64 field o[k] of exactly want decoded bytes into buf. 0 or -1. */
+int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t want);
+
+/* ---- vault_ocmt.c: the original's ocmt-v1 format ---- */
+
+/* Turns a stored ocmt-v1 document into native records and a new wrapped
+ * root key, in the caller's write transaction; k->kek opens it. */
+enum vault_err vault_ocmt_migrate(struct store_tx *tx, struct vault_keys *k, const char *legacy,
+				  size_t legacylen, long long *count);
+/* Exports every secret in the original's format, under k->kek. */
+enum vault_err vault_ocmt_export(struct store_tx *tx, const struct vault_keys *k, json_t **out);
+/* Checks an ocmt-v1 document's shape (0, -1 malformed, -2 kdf bounds). */
+int vault_ocmt_check(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt, const char **why);
+
+#endif

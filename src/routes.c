@@ -164,65 +164,79 @@ static void h_status(struct vault *v, const struct config *cfg, const struct api
 			    left > 0, "expiresIn", (json_int_t)left));
 }
 
+/* allowedSecrets (default ["*"]): names, "*", or prefixes ending in "*".
+ * Returns a new reference, or NULL with resp filled. */
+static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
+{
+	json_t *allowed = json_object_get(req->body, "allowedSecrets"), *e;
+	size_t i;
+
+	if (allowed == NULL || json_is_null(allowed))
+		return json_pack("[s]", "*");
+	if (!json_is_array(allowed) || json_array_size(allowed) == 0 ||
+	    json_array_size(allowed) > 256) {
+		fail_field(resp, "allowedSecrets", "Must be an array of 1 to 256 patterns");
+		return NULL;
+	}
+	json_array_foreach(allowed, i, e)
+	{
+		const char *s = json_string_value(e);
+		size_t n = json_string_length(e);
+		if (!json_is_string(e) ||
+		    !((n == 1 && s[0] == '*') || util_valid_name(s, n) ||
+		      (n > 1 && s[n - 1] == '*' && util_valid_name(s, n - 1)))) {
+			fail_field(resp, "allowedSecrets",
+				   "Each entry must be a secret name, \"*\", or a prefix "
+				   "ending in \"*\"");
+			return NULL;
+		}
+	}
+	return json_incref(allowed);
+}
+
+/* permissions (default ["read"]): read, write, delete. Returns a new
+ * reference, or NULL with resp filled. */
+static json_t *token_perms(const struct api_req *req, struct api_resp *resp)
+{
+	json_t *perms = json_object_get(req->body, "permissions"), *e;
+	size_t i;
+
+	if (perms == NULL || json_is_null(perms))
+		return json_pack("[s]", "read");
+	if (!json_is_array(perms) || json_array_size(perms) > 3) {
+		fail_field(resp, "permissions", "Must be an array of read, write, delete");
+		return NULL;
+	}
+	json_array_foreach(perms, i, e)
+	{
+		if (!json_is_string(e) || token_perm(json_string_value(e)) == 0) {
+			fail_field(resp, "permissions", "Each entry must be read, write or delete");
+			return NULL;
+		}
+	}
+	return json_incref(perms);
+}
+
 static void h_token_issue(struct vault *v, const struct config *cfg, const struct api_req *req,
 			  struct api_resp *resp)
 {
-	json_t *allowed = json_object_get(req->body, "allowedSecrets");
-	json_t *perms = json_object_get(req->body, "permissions");
-	json_t *ttl = json_object_get(req->body, "ttlSeconds"), *e, *out = NULL;
+	json_t *ttl = json_object_get(req->body, "ttlSeconds"), *allowed, *perms, *out = NULL;
 	const char *why = "userId";
 	int bad = 0;
 	const char *user = opt_str(req, "userId", 255, &bad, &why);
 	struct vault_actor who = {NULL, req->ip};
 	long long ttl_s = 3600;
 	enum vault_err err;
-	size_t i;
 
 	if (bad || user == NULL) {
 		fail_field(resp, "userId", "Required non-empty string");
 		return;
 	}
-	if (allowed != NULL && !json_is_null(allowed)) {
-		if (!json_is_array(allowed) || json_array_size(allowed) == 0 ||
-		    json_array_size(allowed) > 256) {
-			fail_field(resp, "allowedSecrets", "Must be an array of 1 to 256 patterns");
-			return;
-		}
-		json_array_foreach(allowed, i, e)
-		{
-			const char *s = json_string_value(e);
-			size_t n = json_string_length(e);
-			if (!json_is_string(e) ||
-			    !((n == 1 && s[0] == '*') || util_valid_name(s, n) ||
-			      (n > 1 && s[n - 1] == '*' && util_valid_name(s, n - 1)))) {
-				fail_field(resp, "allowedSecrets",
-					   "Each entry must be a secret name, \"*\", or a prefix "
-					   "ending in \"*\"");
-				return;
-			}
-		}
-		json_incref(allowed);
-	} else {
-		allowed = json_pack("[s]", "*");
-	}
-	if (perms != NULL && !json_is_null(perms)) {
-		if (!json_is_array(perms) || json_array_size(perms) > 3) {
-			json_decref(allowed);
-			fail_field(resp, "permissions", "Must be an array of read, write, delete");
-			return;
-		}
-		json_array_foreach(perms, i, e)
-		{
-			if (!json_is_string(e) || token_perm(json_string_value(e)) == 0) {
-				json_decref(allowed);
-				fail_field(resp, "permissions",
-					   "Each entry must be read, write or delete");
-				return;
-			}
-		}
-		json_incref(perms);
-	} else {
-		perms = json_pack("[s]", "read");
+	if ((allowed = token_allowed(req, resp)) == NULL)
+		return;
+	if ((perms = token_perms(req, resp)) == NULL) {
+		json_decref(allowed);
+		return;
 	}
 	if (ttl != NULL && !json_is_null(ttl)) {
 		if (!json_is_integer(ttl) || json_integer_value(ttl) < cfg->token_min_ttl ||

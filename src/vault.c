@@ -445,8 +445,9 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 		goto done;
 	err = vault_unlock_commit(v, &m, &k, &ev, secret_count);
 	if (err == VAULT_BAD_PASSWORD) {
-		struct vault_audit_ev fail = {"vault.unlock_failed", ev.user, who->ip, NULL, 0,
-					      NULL, "Invalid password", 0, NULL};
+		struct vault_audit_ev fail = {
+		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL,
+		    "Invalid password",	   0,	    NULL};
 		ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);
 	} else if (err == VAULT_OK) {

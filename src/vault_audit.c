@@ -60,8 +60,7 @@ static void vault_audit_field(struct jtext *t, const char *key, const char *val)
 
 /* The entry has a fixed shape, so it is written directly rather than
  * through a JSON tree: this runs for every read. */
-static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
-			       const char *sealed)
+static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev, const char *sealed)
 {
 	const char *user = ev->user ? ev->user : "system", *ip = ev->ip ? ev->ip : "";
 	char ts[32], *text;
@@ -105,9 +104,8 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 	return text;
 }
 
-char *vault_audit_text(struct vault *v, const struct vault_keys *k,
-		       const struct vault_audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
-		       int *has_id)
+char *vault_audit_text(struct vault *v, const struct vault_keys *k, const struct vault_audit_ev *ev,
+		       unsigned char id[CRYPTO_HASH_LEN], int *has_id)
 {
 	char sealed[VAULT_SEALED_B64];
 

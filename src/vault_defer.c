@@ -82,8 +82,8 @@ int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), v
 		r->row.ctx = ctx;
 		return vault_row_write(r->v, &r->row);
 	}
-	return store_audit_async(r->v->st, r->entry, strlen(r->entry),
-				 r->has_id ? r->row.id : NULL, done, ctx);
+	return store_audit_async(r->v->st, r->entry, strlen(r->entry), r->has_id ? r->row.id : NULL,
+				 done, ctx);
 }
 
 struct vault_defer_waiter {

@@ -6,9 +6,9 @@
 
 enum vault_err {
 	VAULT_OK = 0,
-	VAULT_ALREADY_INIT, /* init or import on an initialized vault */
-	VAULT_NOT_INIT,	    /* unlock or export before init */
-	VAULT_BAD_PASSWORD, /* the derived key does not open the root key */
+	VAULT_ALREADY_INIT,  /* init or import on an initialized vault */
+	VAULT_NOT_INIT,	     /* unlock or export before init */
+	VAULT_BAD_PASSWORD,  /* the derived key does not open the root key */
 	VAULT_TOKEN_INVALID, /* bad signature, expired, unknown or revoked token */
 	VAULT_WRONG_GROUP,   /* a valid token for another group */
 	VAULT_ACCESS_DENIED, /* the token's scope or permissions do not allow it */

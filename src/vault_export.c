@@ -98,8 +98,8 @@ static enum vault_err vault_export_native(struct store_tx *tx, json_t **out)
 }
 
 /* The document to export, read in the caller's write transaction. */
-static enum vault_err vault_export_doc(struct store_tx *tx, const struct vault_keys *k,
-				       int legacy, json_t **out)
+static enum vault_err vault_export_doc(struct store_tx *tx, const struct vault_keys *k, int legacy,
+				       json_t **out)
 {
 	/* An imported ocmt-v1 vault not yet unlocked exports as it came in. */
 	json_t *pending = vault_meta_json(tx, "legacy");
@@ -294,8 +294,10 @@ static enum vault_err vault_import_commit(struct vault *v, const struct vault_im
 	} else {
 		if (store_meta_put(tx, "kdf", m->kdftext, strlen(m->kdftext)) != 0 ||
 		    store_meta_put(tx, "created", ts, strlen(ts)) != 0 ||
-		    (m->legacy && store_meta_put(tx, "legacy", m->legacy, strlen(m->legacy)) != 0) ||
-		    (!m->legacy && store_meta_put(tx, "root", m->wrapped, VAULT_WRAPPED_LEN) != 0) ||
+		    (m->legacy &&
+		     store_meta_put(tx, "legacy", m->legacy, strlen(m->legacy)) != 0) ||
+		    (!m->legacy &&
+		     store_meta_put(tx, "root", m->wrapped, VAULT_WRAPPED_LEN) != 0) ||
 		    (!m->legacy && vault_import_records(tx, m->records) != 0) ||
 		    vault_audit_append(v, tx, NULL, ev) != 0) {
 			store_tx_rollback(tx);

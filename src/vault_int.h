@@ -112,9 +112,8 @@ struct vault_audit_ev {
 /* An entry's text (caller frees with free(); it holds no secret). With k,
  * a name is sealed under the audit key and its blind index written to id
  * (*has_id set); without (locked) the name is left out. NULL on failure. */
-char *vault_audit_text(struct vault *v, const struct vault_keys *k,
-		       const struct vault_audit_ev *ev, unsigned char id[CRYPTO_HASH_LEN],
-		       int *has_id);
+char *vault_audit_text(struct vault *v, const struct vault_keys *k, const struct vault_audit_ev *ev,
+		       unsigned char id[CRYPTO_HASH_LEN], int *has_id);
 /* Appends inside the caller's write transaction. 0 or -1. */
 int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
 		       const struct vault_audit_ev *ev);

@@ -159,9 +159,9 @@ done:
 
 /* The ocmt-v1 envelope around ciphertext ct (len bytes) and its nonce, tag
  * and salt; a new reference or NULL. */
-static json_t *vault_ocmt_envelope(const unsigned char *ct, size_t len,
-				   const unsigned char *nonce, const unsigned char *tag,
-				   const unsigned char *salt, const char *now)
+static json_t *vault_ocmt_envelope(const unsigned char *ct, size_t len, const unsigned char *nonce,
+				   const unsigned char *tag, const unsigned char *salt,
+				   const char *now)
 {
 	char *ctb64 = malloc(enc_b64_len(len, 0)), nb[32], tb[32], sb[32];
 	json_t *o;

@@ -54,7 +54,8 @@ static enum vault_err vault_secret_begin(struct vault *v, const struct cap *cap,
 enum vault_err vault_secret_get(struct vault *v, const struct cap *cap, const char *name,
 				size_t len, const char *ip, struct vault_defer **out)
 {
-	struct vault_audit_ev ev = {"secret.read", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
+	struct vault_audit_ev ev = {"secret.read", cap->user_id, ip, name, len,
+				    NULL,	   NULL,	 1,  NULL};
 	unsigned char id[CRYPTO_HASH_LEN], *rec = NULL;
 	struct vault_defer *rv = NULL;
 	struct vault_keys *k;
@@ -106,8 +107,8 @@ enum vault_err vault_secret_put(struct vault *v, const struct cap *cap, const ch
 				size_t len, json_t *value, json_t *metadata, const char *ip,
 				struct vault_defer **out)
 {
-	struct vault_audit_ev ev = {"secret.created", cap->user_id, ip, name, len,
-				    NULL,	      NULL,	    1,  NULL};
+	struct vault_audit_ev ev = {
+	    "secret.created", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
 	unsigned char id[CRYPTO_HASH_LEN];
 	struct vault_defer *d;
 	struct vault_keys *k;
@@ -172,8 +173,8 @@ static int vault_secret_del_job(struct store_tx *tx, void *arg)
 enum vault_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
 				   size_t len, const char *ip)
 {
-	struct vault_audit_ev ev = {"secret.deleted", cap->user_id, ip, name, len,
-				    NULL,	      NULL,	    1,  NULL};
+	struct vault_audit_ev ev = {
+	    "secret.deleted", cap->user_id, ip, name, len, NULL, NULL, 1, NULL};
 	struct vault_secret_del del = {v, NULL, &ev, NULL};
 	struct vault_row_write w = {.job = vault_secret_del_job, .arg = &del};
 	struct vault_keys *k;
@@ -228,8 +229,8 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 				 json_t **out)
 {
 	struct store_tx *tx;
-	struct vault_audit_ev ev = {"secrets.listed", cap->user_id, ip, NULL, 0,
-				    NULL,	      NULL,	    1,  NULL};
+	struct vault_audit_ev ev = {
+	    "secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct vault_list_ctx c = {NULL, cap, NULL, 0};
 	enum vault_err err;
 	int r;

@@ -188,8 +188,8 @@ enum vault_err vault_token_revoke(struct vault *v, const char *id, const struct 
 enum vault_err vault_token_revoke_user(struct vault *v, const char *user_id,
 				       const struct vault_actor *who, long long *count)
 {
-	struct vault_audit_ev ev = {"tokens.revoked.user", vault_actor_user(who), who->ip, NULL, 0,
-				    user_id, NULL, 1, NULL};
+	struct vault_audit_ev ev = {
+	    "tokens.revoked.user", vault_actor_user(who), who->ip, NULL, 0, user_id, NULL, 1, NULL};
 	int64_t n = 0;
 	enum vault_err err = vault_token_revoke_where(v, NULL, user_id, &ev, &n);
 

@@ -130,8 +130,7 @@ static void put(struct vault *v, const struct cap *cap, const char *name, const 
 	json_decref(val);
 }
 
-static void read_is(struct vault *v, const struct cap *cap, const char *name,
-			 const char *value)
+static void read_is(struct vault *v, const struct cap *cap, const char *name, const char *value)
 {
 	struct vault_defer *d = NULL;
 	json_t *a;
@@ -235,9 +234,9 @@ static void test_secrets(void **state)
 	read_is(v, f->cap, "db.password", "second");
 	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", &out), VAULT_OK);
 	assert_int_equal(json_array_size(json_object_get(out, "keys")), 1);
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(json_object_get(out, "keys"), 0), "key")),
-	    "db.password");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(out, "keys"), 0), "key")),
+			    "db.password");
 	json_decref(out);
 	/* A read-only token may not write or delete. */
 	ro = issue(v, "read", NULL);

@@ -2,8 +2,8 @@
  * coherence rule is applied. A write forgets its row before its batch
  * commits and again once it has, before the write is answered; a reader
  * takes the cache's generation before reading the store, so a row read
- * before a forget is never cached after it (rowcache.h). Nothing else in
- * the vault may touch the row cache. */
+ * before a forget is never cached after it (rowcache.h). Only vault.c
+ * creates and frees the cache; nothing else reads or changes it. */
 #include "vault_int.h"
 
 #include <stdlib.h>

@@ -2,6 +2,39 @@
 #   make        build build/groupvaultd
 #   make run    build and run with an embedded default (data in ./data)
 #   make test   unit + black-box tests under ASan/UBSan
+#   make tsan   the black-box suite against a ThreadSanitizer build
+#
+# Every entry point first runs scripts/deps.sh, then re-runs make for the
+# real work (GV_INNER=1): pkg-config and the compilers only run once the
+# packages are installed, so `make -j2` on a fresh machine cannot race them.
+ifeq ($(GV_INNER),)
+
+ENTRY := all run routes test fuzz fuzz-build valgrind bench tsan
+.PHONY: $(ENTRY) clean
+.DEFAULT_GOAL := all
+
+# Which deps.sh set each entry point needs.
+deps_for = $(or $(if $(filter test tsan valgrind bench fuzz,$(1)),$(1)), \
+	$(if $(filter fuzz-build build/fuzz/%,$(1)),fuzz), \
+	$(if $(filter build/test/% build/replay/% build/san/% build/tsan/%,$(1)),test), \
+	build)
+
+$(ENTRY):
+	@scripts/deps.sh $(call deps_for,$@)
+	@$(MAKE) --no-print-directory GV_INNER=1 $@
+
+# `make build/...` for a single file goes the same way.
+build/%:
+	@scripts/deps.sh $(call deps_for,$@)
+	@$(MAKE) --no-print-directory GV_INNER=1 $@
+
+Makefile: ;
+
+clean:
+	rm -rf build
+
+else
+
 PKGS     := libmicrohttpd libcrypto libargon2 sqlite3 jansson
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -9,8 +42,9 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CSTD     := -std=c11 -D_GNU_SOURCE
 HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT      ?= -O2 -g
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Evaluated once, in the inner make, after deps.sh has installed the packages.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CFLAGS   += $(CSTD) $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 LDLIBS   += $(PKG_LIBS) -lpthread
@@ -21,19 +55,12 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 TSRC     := $(wildcard tests/unit/*_test.c)
 TBIN     := $(TSRC:tests/unit/%.c=build/test/%)
 SOBJ     := $(SRC:src/%.c=build/sobj/%.o)
+VOBJ     := $(SRC:src/%.c=build/vobj/%.o)
+TOBJ     := $(SRC:src/%.c=build/tobj/%.o)
 
-.PHONY: all deps test-deps run test unit api clean routes fuzz fuzz-build valgrind bench
+.PHONY: all run test clean routes fuzz fuzz-build valgrind bench tsan
 
-all: deps build/groupvaultd
-
-deps:
-	@scripts/deps.sh build
-
-fuzz-deps:
-	@scripts/deps.sh fuzz
-
-test-deps:
-	@scripts/deps.sh test
+all: build/groupvaultd
 
 build/obj/%.o: src/%.c src/*.h | build/obj
 	@echo "  CC      $@"
@@ -52,9 +79,12 @@ build/san/groupvaultd: $(SOBJ) build/sobj/main.o | build/san
 	@echo "  LD san  $@"
 	@$(CC) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-build/test/%_test: tests/unit/%_test.c $(SOBJ) | build/test
+# crypto_test watches what crypto_wipe_free hands to free() (--wrap=free).
+build/test/crypto_test: TEST_LDFLAGS := -Wl,--wrap=free
+
+build/test/%_test: tests/unit/%_test.c tests/unit/test_common.h $(SOBJ) | build/test
 	@echo "  CC test $@"
-	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(TEST_LDFLAGS) $(LDLIBS) -lcmocka
 
 # Fuzz drivers. `make test` replays their corpora with a plain main()
 # (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
@@ -80,11 +110,11 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FOBJ)
 		$(FOBJ) $(LDLIBS)
 
 # Keep the object files that only pattern rules name.
-.SECONDARY: $(FOBJ) $(SOBJ) $(VOBJ)
+.SECONDARY: $(FOBJ) $(SOBJ) $(VOBJ) $(TOBJ)
 
 fuzz-build: $(FUZZ:%=build/fuzz/fuzz_%)
 
-fuzz: fuzz-deps fuzz-build
+fuzz: fuzz-build
 	@for t in $(FUZZ); do \
 		mkdir -p build/fuzz/work-$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
@@ -98,13 +128,12 @@ build/obj build/sobj build/san build/test build/replay build/fuzz/obj:
 run: all
 	@scripts/run.sh
 
-test: test-deps $(TBIN) $(RBIN) build/san/groupvaultd build/groupvaultd
+test: $(TBIN) $(RBIN) build/san/groupvaultd build/groupvaultd
 	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)
 
 # The black-box suite against an unsanitized build (with the fault hook)
 # under valgrind: any memory error or definite leak makes the daemon exit
 # 99, which fails its test.
-VOBJ := $(SRC:src/%.c=build/vobj/%.o)
 
 build/vobj/%.o: src/%.c src/*.h | build/vobj
 	@echo "  CC vg   $@"
@@ -118,9 +147,29 @@ build/vobj build/vg:
 	@mkdir -p $@
 
 valgrind: build/groupvaultd build/vg/groupvaultd
-	@scripts/deps.sh valgrind
 	@GROUPVAULTD=build/vg/groupvaultd GV_TIMEOUT=300 GV_LOAD_SECONDS=5 \
 	GV_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+		python3 tests/api/run.py $(ONLY)
+
+# The black-box suite against a ThreadSanitizer build (with the fault hook).
+# A race report makes the daemon exit 66 (halt_on_error), which fails its
+# test; the harness also fails on any "ThreadSanitizer" line in its output.
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+
+build/tobj/%.o: src/%.c src/*.h | build/tobj
+	@echo "  CC tsan $@"
+	@$(CC) $(CFLAGS) $(TSAN) -O1 -DGV_FAULT_INJECTION -c -o $@ $<
+
+build/tsan/groupvaultd: $(TOBJ) build/tobj/main.o | build/tsan
+	@echo "  LD tsan $@"
+	@$(CC) $(LDFLAGS) $(TSAN) -o $@ $^ $(LDLIBS)
+
+build/tobj build/tsan:
+	@mkdir -p $@
+
+tsan: build/groupvaultd build/tsan/groupvaultd
+	@GROUPVAULTD=build/tsan/groupvaultd GV_TIMEOUT=120 GV_LOAD_SECONDS=5 \
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		python3 tests/api/run.py $(ONLY)
 
 # Benchmarks: figures and ratios against nginx measured in the same run.
@@ -135,11 +184,9 @@ build/bench/floor: bench/floor.c | build/bench
 	@$(CC) $(CSTD) -O2 $(HARDEN) -pie -o $@ $< -Wl,--no-as-needed $(PKG_LIBS) -lpthread
 
 bench: all build/bench/argon2_raw build/bench/floor
-	@scripts/deps.sh bench
 	@python3 bench/bench.py
 
 routes: build/groupvaultd
 	@build/groupvaultd --routes
 
-clean:
-	rm -rf build
+endif

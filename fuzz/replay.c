@@ -1,6 +1,7 @@
 /* replay.c: a main() for the fuzz drivers without libFuzzer. Feeds every
  * file named on the command line (or found in a named directory) to
- * LLVMFuzzerTestOneInput once; `make test` uses it to replay the corpora. */
+ * LLVMFuzzerTestOneInput once; `make test` uses it to replay the corpora.
+ * A missing or unreadable input fails the run; it is never skipped. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,30 +34,51 @@ static int replay_file(const char *path)
 	return 0;
 }
 
+/* Replays every regular file in dir; returns the count, or -1 when the
+ * directory or one of its files cannot be read (a corpus that silently
+ * shrinks to nothing must fail, not pass). */
+static int replay_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096];
+	int count = 0;
+
+	if (d == NULL) {
+		fprintf(stderr, "replay: cannot open %s\n", dir);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (replay_file(path) != 0) {
+			fprintf(stderr, "replay: cannot read %s\n", path);
+			closedir(d);
+			return -1;
+		}
+		count++;
+	}
+	closedir(d);
+	return count;
+}
+
 int main(int argc, char **argv)
 {
 	int count = 0;
 
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
-		if (stat(argv[i], &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			DIR *d = opendir(argv[i]);
-			struct dirent *e;
-			char path[4096];
-			while (d != NULL && (e = readdir(d)) != NULL) {
-				if (e->d_name[0] == '.')
-					continue;
-				snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-				if (replay_file(path) == 0)
-					count++;
-			}
-			if (d != NULL)
-				closedir(d);
-		} else if (replay_file(argv[i]) == 0) {
-			count++;
+		int n;
+
+		if (stat(argv[i], &st) != 0) {
+			fprintf(stderr, "replay: no such input %s\n", argv[i]);
+			return 1;
 		}
+		n = S_ISDIR(st.st_mode) ? replay_dir(argv[i]) : replay_file(argv[i]) == 0 ? 1 : -1;
+		if (n < 0)
+			return 1;
+		count += n;
 	}
 	printf("replayed %d inputs\n", count);
 	return count > 0 ? 0 : 1;

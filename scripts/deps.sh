@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: make sure the Debian packages groupvault builds and tests with are
 # installed. As root it runs apt-get; otherwise it prints the one command to run.
-# Usage: scripts/deps.sh build|test|fuzz|valgrind|bench
+# Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev"
 test_pkgs="libcmocka-dev python3 curl"
@@ -11,8 +11,9 @@ build) want="$build" ;;
 test) want="$build $test_pkgs" ;;
 fuzz) want="$build $test_pkgs $fuzz_pkgs" ;;
 valgrind) want="$build $test_pkgs valgrind" ;;
+tsan) want="$build $test_pkgs libtsan2" ;;
 bench) want="$build python3 nginx-light wrk" ;;
-*) echo "usage: $0 build|test|fuzz|valgrind|bench" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|fuzz|valgrind|tsan|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

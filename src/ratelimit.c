@@ -1,4 +1,6 @@
-/* ratelimit.c: fixed-window failure counters in a fixed-size table. */
+/* ratelimit.c: fixed-window failure counters in a fixed-size table, shared
+ * by the HTTP worker threads. Every slot access holds the mutex; nothing
+ * read from a slot may be used after it is released. */
 #include "ratelimit.h"
 
 #include <pthread.h>
@@ -76,12 +78,17 @@ unsigned ratelimit_blocked(struct ratelimit *rl, const char *key, int64_t now_ms
 	struct rl_slot *s;
 	unsigned wait = 0;
 
+	/* Everything read from the slot is read under the lock: another thread
+	 * may reuse it for a different client as soon as the lock is released. */
 	pthread_mutex_lock(&rl->mu);
 	s = rl_find(rl, key, now_ms, 0);
-	if (s != NULL && s->count >= rl->max)
+	if (s != NULL && s->count >= rl->max) {
 		wait = (unsigned)((s->start + rl->window - now_ms + 999) / 1000);
+		if (wait == 0)
+			wait = 1;
+	}
 	pthread_mutex_unlock(&rl->mu);
-	return wait == 0 && s != NULL && s->count >= rl->max ? 1 : wait;
+	return wait;
 }
 
 void ratelimit_fail(struct ratelimit *rl, const char *key, int64_t now_ms)

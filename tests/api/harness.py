@@ -15,13 +15,26 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("GROUPVAULTD", os.path.join(ROOT, "build", "san", "groupvaultd"))
 RELEASE_BINARY = os.path.join(ROOT, "build", "groupvaultd")
-VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors")
+# The original service's export and its known answers, kept in the repository.
+VECTORS = os.path.join(ROOT, "tests", "vectors")
 AUTH = "test-auth-token-0123456789"
 PASSWORD = "a long enough test password"
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                   "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
 # `make valgrind` sets GV_WRAPPER to run every daemon under valgrind.
 WRAPPER = os.environ.get("GV_WRAPPER", "").split()
 TIMEOUT = float(os.environ.get("GV_TIMEOUT", "30"))
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; run.py prints the reason and
+    counts it as neither passed nor failed."""
+
+
+def need_root(why):
+    """Skips the calling test unless it runs as root (why: what needs it)."""
+    if os.geteuid() != 0:
+        raise Skip("needs root: " + why)
 
 
 def free_port():

@@ -1,5 +1,7 @@
 """run.py: runs every test_* function of every tests/api/test_*.py, one at a
-time, and prints one line per test and a closing 'N passed, N failed'."""
+time, and prints one line per test and a closing 'N passed, N failed'.
+A test that raises harness.Skip prints 'skip' with its reason and counts in
+neither number."""
 import importlib.util
 import os
 import sys
@@ -12,7 +14,8 @@ sys.path.insert(0, HERE)
 
 def main(argv):
     only = argv[1:]
-    passed = failed = 0
+    from harness import Skip
+    passed = failed = skipped = 0
     for name in sorted(os.listdir(HERE)):
         if not (name.startswith("test_") and name.endswith(".py")):
             continue
@@ -28,9 +31,14 @@ def main(argv):
                 getattr(mod, fn)()
                 passed += 1
                 print("ok   %-60s %.2fs" % (full, time.time() - t0), flush=True)
+            except Skip as e:
+                skipped += 1
+                print("skip %-60s %s" % (full, e), flush=True)
             except Exception:  # noqa: BLE001 - report every failure, keep going
                 failed += 1
                 print("FAIL %s\n%s" % (full, traceback.format_exc()), flush=True)
+    if skipped:
+        print("api: %d skipped" % skipped)
     print("api: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

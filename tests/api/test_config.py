@@ -1,5 +1,6 @@
 """Start-up configuration: required variables, bad values, --help."""
 import os
+import re
 import subprocess
 import tempfile
 
@@ -46,10 +47,15 @@ def test_help_version_routes():
 
 
 def test_routes_match_readme():
-    """Every route printed by --routes is documented in the README."""
+    """The README's route table and `--routes` list the same routes: each
+    route the daemon serves is documented, and each documented one exists."""
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(here, "README.md")) as f:
-        readme = f.read()
+        documented = set(re.findall(r"^\| `([A-Z]+) (/[^` ]*)` \|", f.read(), re.M))
+    served = set()
     for line in run({}, "--routes").stdout.splitlines():
         method, pattern = line.split()[:2]
-        assert "`%s %s`" % (method, pattern) in readme, (method, pattern)
+        served.add((method, pattern))
+    assert served and documented, (served, documented)
+    assert served - documented == set(), "served but not in README: %s" % (served - documented)
+    assert documented - served == set(), "in README but not served: %s" % (documented - served)

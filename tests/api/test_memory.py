@@ -15,7 +15,7 @@ import tempfile
 import time
 import base64
 
-from harness import PASSWORD, RELEASE_BINARY, Vault, expect, free_port
+from harness import PASSWORD, RELEASE_BINARY, Vault, expect, free_port, need_root
 from ocmt import argon2id, gcm_decrypt
 
 VALUE = "memory-marker-value-5e8d0c7b41a2"
@@ -59,6 +59,7 @@ def scan(pid, needles):
 
 
 def _session_then(end):
+    need_root("reads /proc/PID/mem of a non-dumpable process")
     with Vault(binary=RELEASE_BINARY, SESSION_TTL_SECONDS=3) as v:
         v.init_unlock()
         tok = v.token()
@@ -91,6 +92,7 @@ def test_expiry_wipes_keys_and_values():
 def test_non_dumpable_and_no_core():
     """Run as an unprivileged user: a dumpable process's /proc files belong to
     that user; a non-dumpable one's belong to root."""
+    need_root("starts the daemon as user nobody")
     d = tempfile.mkdtemp(prefix="gv-dump-")
     os.chmod(d, 0o777)
     port = free_port()

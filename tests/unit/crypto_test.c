@@ -5,6 +5,8 @@
 
 #include "test_common.h"
 
+#include <stdlib.h>
+
 #include "crypto.h"
 
 static void test_argon2id_rfc9106(void **state)
@@ -143,10 +145,61 @@ static void test_equal(void **state)
 	assert_false(crypto_equal_str("tokeN", 5, "token", 5));
 }
 
-static void test_secure_and_wipe_alloc(void **state)
+/* This binary is linked with -Wl,--wrap=free: every free() made by our own
+ * objects comes here first. While `watch` is set, the hook checks that the
+ * block being freed (the one that holds watch) is all zero by then, i.e.
+ * that crypto_wipe_free wiped it before handing it back. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+static const unsigned char *watch;
+static size_t watch_len;
+static int watch_seen, watch_wiped;
+
+void __wrap_free(void *p)
+{
+	const unsigned char *base = p;
+
+	if (watch != NULL && base != NULL && base <= watch && watch - base <= 64) {
+		watch_seen++;
+		watch_wiped = 1;
+		for (const unsigned char *q = base; q < watch + watch_len; q++)
+			if (*q != 0)
+				watch_wiped = 0;
+	}
+	__real_free(p);
+}
+
+static void test_wipe_free_wipes(void **state)
+{
+	char *w = crypto_wipe_malloc(100);
+	char *plain = malloc(100);
+
+	(void)state;
+	assert_non_null(w);
+	memset(w, 'x', 100);
+	watch = (const unsigned char *)w;
+	watch_len = 100;
+	crypto_wipe_free(w);
+	assert_int_equal(watch_seen, 1); /* the block really went to free() */
+	assert_true(watch_wiped);	 /* ...and held only zeros by then */
+
+	/* The hook can tell: a plain free() of a filled block is not a wipe. */
+	assert_non_null(plain);
+	for (volatile char *v = plain; v < plain + 100; v++)
+		*v = 'y'; /* volatile: the compiler may not drop stores before free */
+	watch = (const unsigned char *)plain;
+	watch_seen = 0;
+	free(plain);
+	assert_int_equal(watch_seen, 1);
+	assert_false(watch_wiped);
+	watch = NULL;
+	crypto_wipe_free(NULL);
+}
+
+static void test_secure_alloc(void **state)
 {
 	unsigned char *k = crypto_secure_alloc(32);
-	char *w = crypto_wipe_malloc(100);
 
 	(void)state;
 	assert_non_null(k);
@@ -154,10 +207,6 @@ static void test_secure_and_wipe_alloc(void **state)
 		assert_int_equal(k[i], 0);
 	crypto_secure_free(k, 32);
 	crypto_secure_free(NULL, 32);
-	assert_non_null(w);
-	memset(w, 'x', 100);
-	crypto_wipe_free(w);
-	crypto_wipe_free(NULL);
 }
 
 int main(void)
@@ -170,7 +219,8 @@ int main(void)
 	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_seal_roundtrip_and_tamper),
 	    cmocka_unit_test(test_equal),
-	    cmocka_unit_test(test_secure_and_wipe_alloc),
+	    cmocka_unit_test(test_wipe_free_wipes),
+	    cmocka_unit_test(test_secure_alloc),
 	};
 
 	if (crypto_init() != 0)

@@ -49,21 +49,51 @@ static void test_matching(void **state)
 	assert_true(known);
 }
 
+/* Every error kind answers with a 4xx/5xx status, a non-empty text that is
+ * exactly the body's "error", and an UPPER_CASE code when it has one. Kinds
+ * that share a text (the original service's messages) must share status and
+ * code too, or a client could not tell what a message means. */
 static void test_error_map(void **state)
 {
-	json_t *b;
+	json_t *b, *c;
 
 	(void)state;
 	assert_int_equal(api_status(API_LOCKED), 423);
 	assert_int_equal(api_status(API_BAD_PASSWORD), 401);
 	assert_int_equal(api_status(API_AUDIT_FAILED), 503);
 	for (int e = 1; e < API_ERR_COUNT; e++) {
-		assert_true(api_status((enum api_err)e) >= 400);
-		assert_non_null(api_error_text((enum api_err)e));
+		const char *text = api_error_text((enum api_err)e);
+		int status = api_status((enum api_err)e);
+		const char *code;
+
+		assert_true(status >= 400 && status <= 599);
+		assert_non_null(text);
+		assert_true(strlen(text) > 0);
+		b = api_error_body((enum api_err)e, NULL);
+		assert_non_null(b);
+		assert_string_equal(json_string_value(json_object_get(b, "error")), text);
+		assert_null(json_object_get(b, "details"));
+		code = json_string_value(json_object_get(b, "code"));
+		for (const char *p = code; p != NULL && *p != '\0'; p++)
+			assert_true((*p >= 'A' && *p <= 'Z') || *p == '_');
+		for (int f = 1; f < e; f++) {
+			if (strcmp(text, api_error_text((enum api_err)f)) != 0)
+				continue;
+			assert_int_equal(status, api_status((enum api_err)f));
+			c = api_error_body((enum api_err)f, NULL);
+			assert_true(json_equal(json_object_get(b, "code"), json_object_get(c, "code")) ||
+				    (code == NULL && json_object_get(c, "code") == NULL));
+			json_decref(c);
+		}
+		json_decref(b);
 	}
-	b = api_error_body(API_LOCKED, NULL);
+	/* Outside the table: a plain 500, never a NULL text. */
+	assert_int_equal(api_status(API_ERR_COUNT), 500);
+	assert_string_equal(api_error_text(API_ERR_COUNT), "Internal error");
+	b = api_error_body(API_LOCKED, "why");
 	assert_string_equal(json_string_value(json_object_get(b, "error")), "Vault is locked");
 	assert_string_equal(json_string_value(json_object_get(b, "code")), "VAULT_LOCKED");
+	assert_string_equal(json_string_value(json_object_get(b, "details")), "why");
 	json_decref(b);
 }
 

@@ -30,6 +30,10 @@ build/%:
 
 Makefile: ;
 
+# Goals one after another here (`make all test` must not build the same
+# objects twice at once); each inner make still runs with the -j given.
+.NOTPARALLEL:
+
 clean:
 	rm -rf build
 
@@ -164,10 +168,23 @@ build/tsan/groupvaultd: $(TOBJ) build/tobj/main.o | build/tsan
 	@echo "  LD tsan $@"
 	@$(CC) $(LDFLAGS) $(TSAN) -o $@ $^ $(LDLIBS)
 
+# Unit tests whose module is shared between threads, under TSan too.
+TSAN_UNIT := ratelimit
+TSAN_TBIN := $(TSAN_UNIT:%=build/tsan/%_test)
+
+build/tsan/%_test: tests/unit/%_test.c tests/unit/test_common.h $(TOBJ) | build/tsan
+	@echo "  CC tsan $@"
+	@$(CC) $(CFLAGS) $(TSAN) -O1 -Isrc -o $@ $< $(TOBJ) $(LDLIBS) -lcmocka
+
 build/tobj build/tsan:
 	@mkdir -p $@
 
-tsan: build/groupvaultd build/tsan/groupvaultd
+tsan: build/groupvaultd build/tsan/groupvaultd $(TSAN_TBIN)
+	@for t in $(TSAN_TBIN); do \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66" $$t >build/tsan/unit.log 2>&1 \
+			|| { cat build/tsan/unit.log; exit 1; }; \
+		echo "ok   $$t (ThreadSanitizer)"; \
+	done
 	@GROUPVAULTD=build/tsan/groupvaultd GV_TIMEOUT=120 GV_LOAD_SECONDS=5 \
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		python3 tests/api/run.py $(ONLY)

@@ -68,3 +68,36 @@ def test_concurrent_unlocks_one_kdf_at_a_time():
             assert s in (200, 429), results
             if s == 429:
                 assert body["code"] == "KDF_BUSY" and retry == "1"
+
+
+def test_concurrent_failures_share_one_budget():
+    """Wrong passwords from one client on many connections at once: the
+    budget is spent once (not once per connection), every answer is 401 or
+    429, and the client ends up blocked even for the right password. Under
+    `make tsan` this is what drives the rate limiter from several threads."""
+    threads_n = 8
+    with Vault(UNLOCK_MAX_FAILURES=5) as v:
+        expect(v.mgmt("POST", "/init", {"password": PASSWORD}), 200)
+        results = []
+
+        def go(i):
+            for j in range(40):
+                st, _, body = unlock_from(v, "127.0.0.1", "wrong %d-%d" % (i, j))
+                results.append((st, body.get("error")))
+                if body.get("error") == "Too many unlock attempts":
+                    return
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        allowed = {(401, "Invalid password"), (429, "Too many unlock attempts"),
+                   (429, "Another unlock is in progress")}
+        assert set(results) <= allowed, results
+        wrong = sum(1 for r in results if r[0] == 401)
+        # Each thread may pass the check while another's KDF is running.
+        assert 5 <= wrong <= 5 + threads_n, results
+        assert sum(1 for r in results if r[1] == "Too many unlock attempts") == threads_n
+        st, _, body = unlock_from(v, "127.0.0.1", PASSWORD)
+        assert st == 429 and body["error"] == "Too many unlock attempts", body

@@ -1,5 +1,9 @@
-/* ratelimit_test.c: per-client budgets, windows and eviction. */
+/* ratelimit_test.c: per-client budgets, windows and eviction, and no lost
+ * update when many threads fail and check the same client at once (`make
+ * tsan` also runs this file under ThreadSanitizer). */
 #include "test_common.h"
+
+#include <pthread.h>
 
 #include "ratelimit.h"
 
@@ -40,11 +44,58 @@ static void test_clear_and_evict(void **state)
 	ratelimit_free(NULL);
 }
 
+#define RL_THREADS 4
+#define RL_ROUNDS 5000
+
+struct rl_worker {
+	struct ratelimit *exact, *above;
+	unsigned seen_blocked;
+};
+
+static void *rl_hammer(void *arg)
+{
+	struct rl_worker *w = arg;
+
+	for (int i = 0; i < RL_ROUNDS; i++) {
+		w->seen_blocked += ratelimit_blocked(w->exact, "10.0.0.9", 5000) > 0;
+		ratelimit_blocked(w->above, "10.0.0.9", 5000);
+		ratelimit_fail(w->exact, "10.0.0.9", 5000);
+		ratelimit_fail(w->above, "10.0.0.9", 5000);
+		ratelimit_fail(w->exact, "other", 5000);
+	}
+	return NULL;
+}
+
+/* Every failure from every thread is counted once: with a budget of exactly
+ * the total the client ends blocked, with one more it does not. */
+static void test_concurrent_failures_counted_once(void **state)
+{
+	struct ratelimit *exact = ratelimit_new(8, RL_THREADS * RL_ROUNDS, 60);
+	struct ratelimit *above = ratelimit_new(8, RL_THREADS * RL_ROUNDS + 1, 60);
+	struct rl_worker w[RL_THREADS];
+	pthread_t t[RL_THREADS];
+
+	(void)state;
+	for (int i = 0; i < RL_THREADS; i++) {
+		w[i] = (struct rl_worker){exact, above, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, rl_hammer, &w[i]), 0);
+	}
+	for (int i = 0; i < RL_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].seen_blocked, 0); /* never blocked before the end */
+	}
+	assert_int_equal(ratelimit_blocked(exact, "10.0.0.9", 5000), 60);
+	assert_int_equal(ratelimit_blocked(above, "10.0.0.9", 5000), 0);
+	ratelimit_free(exact);
+	ratelimit_free(above);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_budget_per_client),
 	    cmocka_unit_test(test_clear_and_evict),
+	    cmocka_unit_test(test_concurrent_failures_counted_once),
 	};
 	return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }

@@ -10,25 +10,28 @@
 ifeq ($(GV_INNER),)
 
 ENTRY := all run routes test fuzz fuzz-build valgrind bench tsan
-.PHONY: $(ENTRY) clean
+.PHONY: $(ENTRY) clean FORCE
 .DEFAULT_GOAL := all
 
 # Which deps.sh set each entry point needs.
 deps_for = $(or $(if $(filter test tsan valgrind bench fuzz,$(1)),$(1)), \
 	$(if $(filter fuzz-build build/fuzz/%,$(1)),fuzz), \
-	$(if $(filter build/test/% build/replay/% build/san/% build/tsan/%,$(1)),test), \
+	$(if $(filter build/tsan/% build/tobj/%,$(1)),tsan), \
+	$(if $(filter build/test/% build/replay/% build/san/% build/sobj/%,$(1)),test), \
 	build)
 
 $(ENTRY):
 	@scripts/deps.sh $(call deps_for,$@)
 	@$(MAKE) --no-print-directory GV_INNER=1 $@
 
-# `make build/...` for a single file goes the same way.
-build/%:
+# `make build/...` for a single file goes the same way (FORCE: the inner
+# make decides whether the file is up to date).
+build/%: FORCE
 	@scripts/deps.sh $(call deps_for,$@)
 	@$(MAKE) --no-print-directory GV_INNER=1 $@
 
 Makefile: ;
+FORCE: ;
 
 # Goals one after another here (`make all test` must not build the same
 # objects twice at once); each inner make still runs with the -j given.

@@ -154,7 +154,9 @@ void __wrap_free(void *p);
 
 static const unsigned char *watch;
 static size_t watch_len;
-static int watch_seen, watch_wiped;
+/* volatile: the compiler takes free() for the library's, which touches no
+ * variable of ours, and would otherwise not reload these after a free. */
+static volatile int watch_seen, watch_wiped;
 
 void __wrap_free(void *p)
 {

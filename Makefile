@@ -89,7 +89,7 @@ build/san/groupvaultd: $(SOBJ) build/sobj/main.o | build/san
 # crypto_test watches what crypto_wipe_free hands to free() (--wrap=free).
 build/test/crypto_test: TEST_LDFLAGS := -Wl,--wrap=free
 
-build/test/%_test: tests/unit/%_test.c tests/unit/test_common.h $(SOBJ) | build/test
+build/test/%_test: tests/unit/%_test.c tests/unit/*.h $(SOBJ) | build/test
 	@echo "  CC test $@"
 	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(TEST_LDFLAGS) $(LDLIBS) -lcmocka
 
@@ -175,7 +175,7 @@ build/tsan/groupvaultd: $(TOBJ) build/tobj/main.o | build/tsan
 TSAN_UNIT := ratelimit
 TSAN_TBIN := $(TSAN_UNIT:%=build/tsan/%_test)
 
-build/tsan/%_test: tests/unit/%_test.c tests/unit/test_common.h $(TOBJ) | build/tsan
+build/tsan/%_test: tests/unit/%_test.c tests/unit/*.h $(TOBJ) | build/tsan
 	@echo "  CC tsan $@"
 	@$(CC) $(CFLAGS) $(TSAN) -O1 -Isrc -o $@ $< $(TOBJ) $(LDLIBS) -lcmocka
 

@@ -97,11 +97,32 @@ static void test_error_map(void **state)
 	json_decref(b);
 }
 
+/* Each vault outcome has its own answer: a new vault error kind that nobody
+ * mapped would fall back to a 500, and this test names it. */
+static void test_vault_error_map(void **state)
+{
+	(void)state;
+	assert_int_equal(api_vault_err(VAULT_OK), API_OK);
+	for (int e = 1; e < VAULT_ERR_COUNT; e++) {
+		enum api_err a = api_vault_err((enum vault_err)e);
+
+		assert_true(api_status(a) >= 400 && api_status(a) <= 599);
+		if (e != VAULT_INTERNAL)
+			assert_int_not_equal(a, API_INTERNAL);
+		for (int f = 1; f < e; f++)
+			assert_int_not_equal(a, api_vault_err((enum vault_err)f));
+	}
+	assert_int_equal(api_vault_err(VAULT_ERR_COUNT), API_INTERNAL);
+	assert_int_equal(api_status(api_vault_err(VAULT_LOCKED)), 423);
+	assert_int_equal(api_status(api_vault_err(VAULT_NOT_FOUND)), 404);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_matching),
 	    cmocka_unit_test(test_error_map),
+	    cmocka_unit_test(test_vault_error_map),
 	};
 	return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ static const struct {
     [API_INTERNAL] = {500, "Internal error", NULL},
     [API_AUDIT_FAILED] = {503, "Audit log unavailable", "AUDIT_UNAVAILABLE"},
     [API_STORE_FAILED] = {503, "Storage unavailable", "STORE_UNAVAILABLE"},
+    [API_BAD_CURSOR] = {400, "after must be a sequence number (0 or more)", NULL},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }

@@ -41,6 +41,7 @@ enum api_err {
 	API_INTERNAL,
 	API_AUDIT_FAILED,
 	API_STORE_FAILED,
+	API_BAD_CURSOR,
 	API_ERR_COUNT
 };
 
@@ -67,6 +68,7 @@ struct api_req {
 	const struct cap *cap; /* set for API_AUTH_CAP routes */
 	const char *query_limit;
 	const char *query_format;
+	const char *query_after; /* GET /audit?after= */
 };
 
 struct vault_defer; /* opaque here; the HTTP layer drives it (vault.h) */

@@ -29,6 +29,9 @@ const struct config_var config_vars[] = {
     {"KDF_PARALLELISM", "4", "Argon2id lanes for new vaults"},
     {"TRUST_PROXY", "0", "1: client address from X-Forwarded-For (behind a proxy)"},
     {"QUIET", "0", "1: no info logs"},
+    {"AUDIT_COALESCE_SECONDS", "60",
+     "window for coalescing repeated denials/not-found per token (0: one entry each)"},
+    {"AUDIT_SINK", "(none)", "also push each audit entry to a file (JSON lines) or syslog:<facility>"},
     {NULL, NULL, NULL},
 };
 
@@ -92,7 +95,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	    config_str("SIGNING_KEY", cfg->signing_key, sizeof(cfg->signing_key), 0, err, errlen) ||
 	    config_str("DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), 1, err, errlen) ||
 	    config_str("BIND_ADDRESS", cfg->bind_address, sizeof(cfg->bind_address), 1, err,
-		       errlen))
+		       errlen) ||
+	    config_str("AUDIT_SINK", cfg->audit_sink, sizeof(cfg->audit_sink), 0, err, errlen))
 		return -1;
 	if (strlen(cfg->auth_token) < 16) {
 		snprintf(err, errlen, "AUTH_TOKEN must be at least 16 characters");
@@ -124,6 +128,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);
 	UINT_VAR("TRUST_PROXY", 0, 1, trust_proxy);
 	UINT_VAR("QUIET", 0, 1, quiet);
+	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
 #undef UINT_VAR
 	return 0;
 }

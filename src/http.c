@@ -266,6 +266,7 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	}
 	req.query_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	req.query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	req.query_after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
 
 	rt->handler(h->v, h->cfg, &req, &resp);
 	if (resp.defer != NULL) {

@@ -4,6 +4,7 @@
  * They never log secret material. */
 #include "routes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,11 +330,31 @@ static int parse_limit(const char *s, int def, int *out)
 	return 0;
 }
 
+/* ?after=<seq>: a non-negative integer; absent: -1 (newest first). */
+static int parse_after(const char *s, long long *out)
+{
+	char *end;
+	long long n;
+
+	*out = -1;
+	if (s == NULL)
+		return 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
 static void h_audit(struct vault *v, const struct config *cfg, const struct api_req *req,
 		    struct api_resp *resp)
 {
 	json_t *out = NULL;
 	enum vault_err err;
+	long long after;
 	int limit;
 
 	(void)cfg;
@@ -341,7 +362,12 @@ static void h_audit(struct vault *v, const struct config *cfg, const struct api_
 		api_fail(resp, API_BAD_LIMIT, NULL);
 		return;
 	}
-	err = vault_audit_list(v, req->param, req->param_len, limit, &out);
+	/* The cursor walks the whole log; a secret's log is newest first only. */
+	if (parse_after(req->param ? NULL : req->query_after, &after) != 0) {
+		api_fail(resp, API_BAD_CURSOR, NULL);
+		return;
+	}
+	err = vault_audit_list(v, req->param, req->param_len, after, limit, &out);
 	if (err != VAULT_OK)
 		api_fail(resp, api_vault_err(err), NULL);
 	else
@@ -493,7 +519,7 @@ const struct route routes[] = {
     {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, 1,
      "revoke every token of a user"},
     {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, 1, "revoke one token"},
-    {"GET", "/audit", h_audit, API_AUTH_MGMT, 0, "audit log, newest first (?limit=1..1000)"},
+    {"GET", "/audit", h_audit, API_AUTH_MGMT, 0, "audit log, newest first (?limit=1..1000); ?after=<seq>: oldest first from there"},
     {"GET", "/audit/verify", h_audit_verify, API_AUTH_MGMT, 0, "check the audit hash chain"},
     {"GET", "/audit/secret/:key", h_audit, API_AUTH_MGMT, 0, "audit log of one secret"},
     {"GET", "/secrets", h_secret_list, API_AUTH_CAP, 0, "list names in the token's scope"},

@@ -33,12 +33,16 @@ static const char *const store_sql[Q_COUNT] = {
     /* Rows are kept for an hour past expiry so the issue rate limit still
      * counts them. */
     [Q_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at < ?1 - 3600000",
-    [Q_AUDIT_PUT] = "INSERT INTO audit(seq, entry, secret_id, hash) VALUES(?1, ?2, ?3, ?4)",
+    [Q_AUDIT_PUT] = "INSERT INTO audit(seq, entry, secret_id, hash, mac, hv) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, 2)",
     [Q_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_LIST] = "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?1",
     [Q_AUDIT_LIST_SECRET] = "SELECT seq, entry FROM audit WHERE secret_id = ?1 "
 			    "ORDER BY seq DESC LIMIT ?2",
-    [Q_AUDIT_ALL] = "SELECT seq, entry, hash FROM audit ORDER BY seq",
+    [Q_AUDIT_AFTER] = "SELECT seq, entry FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_AUDIT_FROM] = "SELECT seq, entry, secret_id, hash, hv, mac FROM audit WHERE seq > ?1 "
+		     "ORDER BY seq LIMIT ?2",
+    [Q_AUDIT_SEAL] = "UPDATE audit SET mac = ?2 WHERE seq = ?1",
     /* Readers' transaction control, prepared once (the hot read path). */
     [Q_BEGIN] = "BEGIN",
     [Q_COMMIT] = "COMMIT",

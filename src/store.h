@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define STORE_ID_LEN 32
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 struct store_tx; /* a transaction on one connection */
@@ -68,9 +68,30 @@ int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_
 int64_t store_token_count_since(struct store_tx *tx, const char *user_id, int64_t since);
 int64_t store_token_purge(struct store_tx *tx, int64_t now);
 
-/* Appends one entry to the hash chain: hash = SHA-256(prev hash | entry). */
+/* The audit log is a hash chain with keyed seals. Each entry's chain hash
+ * is SHA-256(prev hash | seq | secret_id | entry); while a MAC function is
+ * set and answers, each entry also gets mac = MAC('E' | seq | secret_id |
+ * hash), and each batch that sealed entries writes a keyed head record
+ * MAC('H' | seq | hash) of the last sealed entry to meta ("audit_head"), so
+ * cutting sealed entries off the tail is caught. The MAC function belongs to
+ * the caller (the store never holds the key); it must not block on the
+ * store. */
+struct store_mac_msg {
+	const void *msg;
+	size_t len;
+	unsigned char *out; /* 32 bytes */
+};
+/* MACs n messages under one key (all or none): 0, or -1 when locked. */
+typedef int (*store_mac_fn)(void *ctx, const struct store_mac_msg *m, int n);
+void store_audit_set_mac(struct store *st, store_mac_fn fn, void *ctx);
+/* Appends one entry (sealed if the MAC function answers). */
 int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id);
+/* In a write transaction: seals every unsealed entry after the last
+ * sealed one whose chain still holds (an entry that breaks the chain and
+ * those after it stay unsealed, for verify to report). 0, or -1 on a store
+ * or MAC failure. */
+int store_audit_seal(struct store_tx *tx);
 typedef int (*store_audit_fn)(void *ctx, int64_t seq, const char *entry, size_t len);
 /* Queues an entry for the committer thread, which appends it in the next
  * batch and, once that batch is durable (or has failed), calls
@@ -85,11 +106,24 @@ int store_audit_async(struct store *st, const char *entry, size_t len,
 typedef int (*store_job_fn)(struct store_tx *tx, void *arg);
 int store_write_async(struct store *st, store_job_fn fn, void *arg, store_done_fn done, void *ctx);
 
-/* Newest first; secret_id NULL lists all. */
-int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int limit,
+/* after < 0: newest first (secret_id NULL lists all). after >= 0: every
+ * entry with seq > after, oldest first (secret_id ignored). */
+int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int64_t after, int limit,
 		     store_audit_fn fn, void *ctx);
-/* Walks the chain from the start: 0 valid, 1 broken (*bad_seq set), -1 error. */
-int store_audit_verify(struct store_tx *tx, int64_t *entries, int64_t *bad_seq,
-		       unsigned char head[32]);
+
+/* What store_audit_verify found. problem names the first failure:
+ * "sequence", "hash", "mac", "unsealed", "truncated", "head". */
+struct store_audit_check {
+	int64_t entries;
+	int64_t head_seq;	 /* last entry */
+	unsigned char head[32];	 /* its chain hash (zeros for an empty log) */
+	int64_t sealed_through;	 /* from the head record (checked if keyed) */
+	int keyed;		 /* MACs were checked */
+	int64_t bad_seq;	 /* first failing seq, when broken */
+	const char *problem;	 /* static text, when broken */
+};
+/* Walks the chain from the start, checking MACs if the MAC function
+ * answers: 0 valid, 1 broken, -1 error. */
+int store_audit_verify(struct store_tx *tx, struct store_audit_check *c);
 
 #endif

@@ -91,7 +91,10 @@ static void store_commit_batch(struct store *st)
 	int rc = 0;
 
 	if (st->outer_open) {
-		rc = store_exec(st->w->db, "COMMIT");
+		/* The keyed head record goes into the batch it describes. */
+		rc = store_audit_flush(st);
+		if (rc == 0)
+			rc = store_exec(st->w->db, "COMMIT");
 		if (rc != 0) {
 			/* A failed COMMIT (EIO, ENOSPC) may leave the transaction
 			 * open; roll it back so the next batch starts clean. */
@@ -334,6 +337,6 @@ void store_commit_stop(struct store *st)
 		pthread_join(st->committer, NULL);
 		st->committer_running = 0;
 	}
-	if (st->outer_open)
-		store_exec(st->w->db, "COMMIT");
+	if (st->outer_open && (store_audit_flush(st) != 0 || store_exec(st->w->db, "COMMIT") != 0))
+		store_exec(st->w->db, "ROLLBACK");
 }

@@ -31,7 +31,9 @@ enum {
 	Q_AUDIT_HEAD,
 	Q_AUDIT_LIST,
 	Q_AUDIT_LIST_SECRET,
-	Q_AUDIT_ALL,
+	Q_AUDIT_AFTER,
+	Q_AUDIT_FROM,
+	Q_AUDIT_SEAL,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -53,11 +55,17 @@ struct store_tx {
 };
 
 /* The last audit entry's sequence number and hash; valid=0 means "read it
- * from the table before the next append". */
+ * from the table before the next append". When an append or the seal pass
+ * sealed an entry, dirty is set and tag is the keyed head record for
+ * (tag_seq, tag_hash), written to meta when the batch commits. */
 struct store_chain_head {
 	int valid;
 	int64_t seq;
 	unsigned char hash[CRYPTO_HASH_LEN];
+	int dirty;
+	int64_t tag_seq;
+	unsigned char tag_hash[CRYPTO_HASH_LEN];
+	unsigned char tag[CRYPTO_HASH_LEN];
 };
 
 /* A parked request's work, queued for the committer thread. */
@@ -90,6 +98,9 @@ struct store {
 	/* Cached audit chain head (writer only), and its value at the start of
 	 * the current savepoint, restored if that savepoint rolls back. */
 	struct store_chain_head head, saved;
+	/* Who MACs audit entries (the vault, while unlocked); see store.h. */
+	store_mac_fn mac;
+	void *mac_ctx;
 	/* Parked requests' work, appended and committed by the committer
 	 * thread so that no request thread waits on an fsync. */
 	pthread_t committer;
@@ -127,6 +138,9 @@ void store_commit_stop(struct store *st);
 void store_audit_mark(struct store *st);
 void store_audit_undo(struct store *st);
 void store_audit_forget(struct store *st);
+/* Writes the keyed head record if the batch sealed entries; called just
+ * before a batch's COMMIT (wmu held). 0 or -1 (the batch must then fail). */
+int store_audit_flush(struct store *st);
 
 /* store_fault.c, test builds (GV_FAULT_INJECTION) only: registers the VFS
  * shim as the default, and counts the fsyncs it passed through. */

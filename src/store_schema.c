@@ -23,10 +23,18 @@ static const char store_schema_v1[] =
  * issued before v2 have no digest and no longer verify. */
 static const char store_schema_v2[] = "ALTER TABLE tokens ADD COLUMN digest BLOB;";
 
+/* v3: the audit chain is keyed. Each entry may carry a MAC under the
+ * audit MAC key (NULL: written while locked, sealed at the next unlock),
+ * and hv says which chain hash it has: 1 = SHA-256(prev | entry) for
+ * entries written before v3, 2 = SHA-256(prev | seq | secret_id | entry). */
+static const char store_schema_v3[] = "ALTER TABLE audit ADD COLUMN mac BLOB;"
+				      "ALTER TABLE audit ADD COLUMN hv INTEGER NOT NULL DEFAULT 1;";
+
 /* The step that takes a database from version i to i + 1. */
 static const char *const store_schema_steps[STORE_SCHEMA_VERSION] = {
     store_schema_v1,
     store_schema_v2,
+    store_schema_v3,
 };
 
 static int store_user_version(sqlite3 *db, int *version)

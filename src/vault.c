@@ -29,7 +29,8 @@ int vault_keys_derive(struct vault_keys *k)
 {
 	return crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault data key", 19, k->data) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault index key", 20, k->index) ||
-	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit key", 20, k->audit);
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit key", 20, k->audit) ||
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit mac key", 24, k->mac);
 }
 
 int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
@@ -45,6 +46,8 @@ int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
 /* Caller holds rw for writing. */
 static void vault_wipe_locked(struct vault *v)
 {
+	if (v->mac_keys == v->keys)
+		vault_audit_use_keys(v, NULL);
 	crypto_secure_free(v->keys, sizeof(*v->keys));
 	v->keys = NULL;
 	v->expires = 0;
@@ -69,6 +72,11 @@ static void *vault_timer_main(void *arg)
 		struct timespec ts;
 		int64_t wait_ms = 1000;
 
+		pthread_mutex_unlock(&v->tmu);
+		vault_deny_flush(v, 0);
+		pthread_mutex_lock(&v->tmu);
+		if (v->stopping)
+			break;
 		pthread_rwlock_rdlock(&v->rw);
 		if (v->keys != NULL) {
 			wait_ms = v->expires - util_mono_ms();
@@ -106,6 +114,7 @@ static void vault_release(struct vault *v)
 	regcache_free(v->tokens);
 	token_cache_free(v->verified);
 	rowcache_free(v->rows);
+	vault_deny_free(v->deny);
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 }
@@ -144,9 +153,11 @@ struct vault *vault_new(const struct config *cfg)
 	pthread_mutex_init(&v->tmu, NULL);
 	pthread_cond_init(&v->tcv, NULL);
 	pthread_mutex_init(&v->seal_mu, NULL);
+	pthread_mutex_init(&v->mac_mu, NULL);
 	v->st = store_open(cfg->data_dir);
-	if (v->st == NULL || vault_signkey_load(v) != 0)
+	if (v->st == NULL || vault_signkey_load(v) != 0 || (v->deny = vault_deny_new()) == NULL)
 		goto fail;
+	vault_audit_init(v);
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
 	v->verified = token_cache_new(VAULT_TOKEN_CACHE);
@@ -172,6 +183,7 @@ void vault_free(struct vault *v)
 	pthread_cond_signal(&v->tcv);
 	pthread_mutex_unlock(&v->tmu);
 	pthread_join(v->timer, NULL);
+	vault_deny_flush(v, 1);
 	pthread_rwlock_wrlock(&v->rw);
 	vault_wipe_locked(v);
 	pthread_rwlock_unlock(&v->rw);
@@ -398,12 +410,18 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 	else if (vault_keys_derive(k) != 0)
 		err = VAULT_INTERNAL;
 	if (err == VAULT_OK) {
+		/* The new keys seal what was written while locked (and, after an
+		 * upgrade, every older entry), then the unlock's own entry. */
+		vault_audit_use_keys(v, k);
 		*secret_count = store_secret_count(tx);
-		if (*secret_count < 0 || vault_audit_append(v, tx, k, ev) != 0) {
+		if (*secret_count < 0 || store_audit_seal(tx) != 0 ||
+		    vault_audit_append(v, tx, k, ev) != 0) {
 			err = VAULT_AUDIT_FAILED;
 			store_tx_rollback(tx);
+			vault_audit_use_keys(v, v->keys);
 		} else if (store_tx_commit(tx) != 0) {
 			err = VAULT_AUDIT_FAILED;
+			vault_audit_use_keys(v, v->keys);
 		} else {
 			vault_wipe_locked(v);
 			v->keys = k;
@@ -469,6 +487,7 @@ enum vault_err vault_lock(struct vault *v, const struct vault_actor *who)
 	struct vault_audit_ev ev = {
 	    "vault.locked", vault_actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 
+	vault_deny_flush(v, 1);
 	pthread_rwlock_wrlock(&v->rw);
 	vault_wipe_locked(v);
 	pthread_rwlock_unlock(&v->rw);

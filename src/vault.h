@@ -88,8 +88,10 @@ char *vault_defer_take(struct vault_defer *r, size_t *len);
 void vault_defer_free(struct vault_defer *r);
 
 /* Audit (vault_audit.c). *out is a new reference. */
-enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
-				json_t **out);
+/* name NULL: the whole log. after < 0: newest first; after >= 0: entries
+ * with seq > after, oldest first, with "next" (the cursor to pass next). */
+enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int64_t after,
+				int limit, json_t **out);
 enum vault_err vault_audit_verify(struct vault *v, json_t **out);
 
 /* Export (own format, or "ocmt-v1" when legacy is set) and import

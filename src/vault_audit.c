@@ -1,8 +1,10 @@
 /* vault_audit.c: building audit entries and appending them to the store's
- * hash chain, and reading the log back (list, verify). Entries hold no
- * secret: a secret's name appears only sealed under the audit key. */
+ * keyed hash chain, the MAC function that seals it, and reading the log
+ * back (list, cursor, verify). Entries hold no secret: a secret's name
+ * appears only sealed under the audit key. */
 #include "vault_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,32 @@
 #include "jtext.h"
 #include "log.h"
 #include "util.h"
+
+/* The store's MAC function: HMAC-SHA256 under the mac key, while a
+ * session's keys are set. Takes only mac_mu (the committer calls it). */
+static int vault_audit_mac(void *ctx, const struct store_mac_msg *m, int n)
+{
+	struct vault *v = ctx;
+	int rc = 0;
+
+	pthread_mutex_lock(&v->mac_mu);
+	if (v->mac_keys == NULL)
+		rc = -1;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = crypto_hmac_sha256(v->mac_keys->mac, CRYPTO_KEY_LEN, m[i].msg, m[i].len,
+					m[i].out);
+	pthread_mutex_unlock(&v->mac_mu);
+	return rc;
+}
+
+void vault_audit_init(struct vault *v) { store_audit_set_mac(v->st, vault_audit_mac, v); }
+
+void vault_audit_use_keys(struct vault *v, const struct vault_keys *k)
+{
+	pthread_mutex_lock(&v->mac_mu);
+	v->mac_keys = k;
+	pthread_mutex_unlock(&v->mac_mu);
+}
 
 void vault_audit_forget(struct vault *v)
 {
@@ -60,14 +88,15 @@ static void vault_audit_field(struct jtext *t, const char *key, const char *val)
 
 /* The entry has a fixed shape, so it is written directly rather than
  * through a JSON tree: this runs for every read. */
-static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev, const char *sealed)
+static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev, int64_t count,
+			       const char *sealed)
 {
 	const char *user = ev->user ? ev->user : "system", *ip = ev->ip ? ev->ip : "";
 	char ts[32], *text;
 	struct jtext t;
 	size_t cap;
 
-	cap = 200 + VAULT_SEALED_B64 + JTEXT_STR_MAX(strlen(v->cfg->group_id)) +
+	cap = 232 + VAULT_SEALED_B64 + JTEXT_STR_MAX(strlen(v->cfg->group_id)) +
 	      JTEXT_STR_MAX(strlen(ev->action)) + JTEXT_STR_MAX(strlen(user)) +
 	      JTEXT_STR_MAX(strlen(ip)) +
 	      (ev->target_user ? JTEXT_STR_MAX(strlen(ev->target_user)) + 20 : 0) +
@@ -90,6 +119,11 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 		vault_audit_field(&t, "targetUserId", ev->target_user);
 	if (ev->error != NULL)
 		vault_audit_field(&t, "error", ev->error);
+	if (count > 0) {
+		char n[32];
+		int l = snprintf(n, sizeof(n), ",\"count\":%lld", (long long)count);
+		jtext_raw(&t, n, (size_t)l);
+	}
 	if (sealed != NULL) { /* base64: nothing to escape */
 		jtext_raw(&t, ",\"secretKeySealed\":\"", 20);
 		jtext_raw(&t, sealed, strlen(sealed));
@@ -104,14 +138,15 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 	return text;
 }
 
-char *vault_audit_text(struct vault *v, const struct vault_keys *k, const struct vault_audit_ev *ev,
-		       unsigned char id[CRYPTO_HASH_LEN], int *has_id)
+char *vault_audit_text_n(struct vault *v, const struct vault_keys *k,
+			 const struct vault_audit_ev *ev, int64_t count,
+			 unsigned char id[CRYPTO_HASH_LEN], int *has_id)
 {
 	char sealed[VAULT_SEALED_B64];
 
 	*has_id = 0;
 	if (ev->name == NULL || k == NULL)
-		return vault_audit_write(v, ev, NULL);
+		return vault_audit_write(v, ev, count, NULL);
 	if (ev->name_id == NULL && vault_blind_index(k, ev->name, ev->namelen, id) != 0)
 		return NULL;
 	if (ev->name_id != NULL && ev->name_id != id)
@@ -119,7 +154,13 @@ char *vault_audit_text(struct vault *v, const struct vault_keys *k, const struct
 	if (vault_audit_seal_name(v, k, ev->name, ev->namelen, id, sealed) != 0)
 		return NULL;
 	*has_id = 1;
-	return vault_audit_write(v, ev, sealed);
+	return vault_audit_write(v, ev, count, sealed);
+}
+
+char *vault_audit_text(struct vault *v, const struct vault_keys *k, const struct vault_audit_ev *ev,
+		       unsigned char id[CRYPTO_HASH_LEN], int *has_id)
+{
+	return vault_audit_text_n(v, k, ev, 0, id, has_id);
 }
 
 int vault_audit_append(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
@@ -153,6 +194,7 @@ enum vault_err vault_audit_one(struct vault *v, const struct vault_keys *k,
 struct vault_audit_list_ctx {
 	json_t *logs;
 	const struct vault_keys *k;
+	int64_t last; /* seq of the last row listed */
 };
 
 /* One stored entry as listed: its sealed name opened when the session's
@@ -162,11 +204,14 @@ static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len
 	struct vault_audit_list_ctx *c = arg;
 	json_t *e = json_loadb(entry, len, 0, NULL), *sealed;
 
-	(void)seq;
+	c->last = seq;
 	if (!json_is_object(e)) {
+		/* Shown in place, so one bad row does not hide the others. */
 		json_decref(e);
-		return -1;
+		return json_array_append_new(c->logs, json_pack("{s:I,s:b}", "seq", (json_int_t)seq,
+								  "corrupt", 1));
 	}
+	json_object_set_new(e, "seq", json_integer(seq));
 	sealed = json_object_get(e, "secretKeySealed");
 	if (json_is_string(sealed) && c->k != NULL) {
 		const char *b = json_string_value(sealed);
@@ -187,11 +232,11 @@ static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len
 	return 0;
 }
 
-enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int limit,
-				json_t **out)
+enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, int64_t after,
+				int limit, json_t **out)
 {
 	struct store_tx *tx;
-	struct vault_audit_list_ctx c = {json_array(), NULL};
+	struct vault_audit_list_ctx c = {json_array(), NULL, after};
 	unsigned char id[CRYPTO_HASH_LEN];
 	enum vault_err err = VAULT_OK;
 
@@ -212,7 +257,7 @@ enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, i
 		err = VAULT_STORE_FAILED;
 		goto done;
 	}
-	if (store_audit_list(tx, name ? id : NULL, limit, vault_audit_row, &c) != 0)
+	if (store_audit_list(tx, name ? id : NULL, after, limit, vault_audit_row, &c) != 0)
 		err = VAULT_STORE_FAILED;
 	store_tx_rollback(tx);
 done:
@@ -222,26 +267,35 @@ done:
 		return err;
 	}
 	*out = json_pack("{s:o}", "logs", c.logs);
+	/* The cursor: where the next page starts (this one's last seq, or the
+	 * same cursor when nothing newer exists yet). */
+	if (after >= 0)
+		json_object_set_new(*out, "next", json_integer(c.last));
 	return VAULT_OK;
 }
 
 enum vault_err vault_audit_verify(struct vault *v, json_t **out)
 {
+	struct store_audit_check c;
 	struct store_tx *tx;
-	unsigned char head[CRYPTO_HASH_LEN];
 	char hex[2 * CRYPTO_HASH_LEN + 1];
-	int64_t n = 0, bad = 0;
 	int r;
 
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return VAULT_STORE_FAILED;
-	r = store_audit_verify(tx, &n, &bad, head);
+	r = store_audit_verify(tx, &c);
 	store_tx_rollback(tx);
 	if (r < 0)
 		return VAULT_STORE_FAILED;
-	enc_hex_encode(head, sizeof(head), hex);
-	*out = json_pack("{s:b,s:I,s:s}", "valid", r == 0, "entries", (json_int_t)n, "head", hex);
-	if (r == 1)
-		json_object_set_new(*out, "firstBadSeq", json_integer(bad));
+	enc_hex_encode(c.head, sizeof(c.head), hex);
+	/* head (hash) and headSeq are what an operator records elsewhere: only
+	 * such a record shows the whole file rolled back. */
+	*out = json_pack("{s:b,s:I,s:s,s:I,s:I,s:b}", "valid", r == 0, "entries",
+			 (json_int_t)c.entries, "head", hex, "headSeq", (json_int_t)c.head_seq,
+			 "sealedThrough", (json_int_t)c.sealed_through, "macsChecked", c.keyed);
+	if (r == 1) {
+		json_object_set_new(*out, "firstBadSeq", json_integer(c.bad_seq));
+		json_object_set_new(*out, "problem", json_string(c.problem));
+	}
 	return VAULT_OK;
 }

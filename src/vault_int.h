@@ -29,13 +29,14 @@
 #define VAULT_WRAPPED_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
 
 /* The key hierarchy of an open session (secure heap):
- * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit. */
+ * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit, mac. */
 struct vault_keys {
 	unsigned char kek[CRYPTO_KEY_LEN];
 	unsigned char root[CRYPTO_KEY_LEN];
 	unsigned char data[CRYPTO_KEY_LEN];
 	unsigned char index[CRYPTO_KEY_LEN];
 	unsigned char audit[CRYPTO_KEY_LEN];
+	unsigned char mac[CRYPTO_KEY_LEN]; /* seals the audit chain */
 };
 
 struct vault_seal {
@@ -63,6 +64,12 @@ struct vault {
 	int stopping;
 	pthread_mutex_t seal_mu;
 	struct vault_seal seals[VAULT_SEAL_SLOTS]; /* sealed names (vault_audit.c) */
+	/* The keys whose mac key seals the audit chain, read by the store's
+	 * committer through vault_audit_mac; only mac_mu guards it, never rw
+	 * (the committer must not wait for rw). */
+	pthread_mutex_t mac_mu;
+	const struct vault_keys *mac_keys;
+	struct vault_deny *deny; /* coalesced denials (vault_deny.c) */
 };
 
 /* ---- vault.c: session and keys ---- */
@@ -122,6 +129,27 @@ enum vault_err vault_audit_one(struct vault *v, const struct vault_keys *k,
 			       const struct vault_audit_ev *ev);
 /* Forgets the session's sealed names (their audit key is gone). */
 void vault_audit_forget(struct vault *v);
+/* Registers vault_audit_mac as the store's MAC function. */
+void vault_audit_init(struct vault *v);
+/* Makes k (or NULL: none) the keys that seal the audit chain. */
+void vault_audit_use_keys(struct vault *v, const struct vault_keys *k);
+/* vault_audit_text with a "count" field (count > 0). */
+char *vault_audit_text_n(struct vault *v, const struct vault_keys *k,
+			 const struct vault_audit_ev *ev, int64_t count,
+			 unsigned char id[CRYPTO_HASH_LEN], int *has_id);
+
+/* ---- vault_deny.c: coalesced denials and probes ---- */
+
+/* Records a denied or not-found request by token tok_id. The first per
+ * (token, action, error) in a window of cfg->audit_coalesce seconds is
+ * written at once (count 1); repeats are counted and written as one entry
+ * with their count when the window closes, at lock or at exit. */
+enum vault_err vault_deny_audit(struct vault *v, const struct vault_keys *k,
+				const struct vault_audit_ev *ev, const char *tok_id);
+/* Writes the counts of closed windows (all of them if all). */
+void vault_deny_flush(struct vault *v, int all);
+struct vault_deny *vault_deny_new(void);
+void vault_deny_free(struct vault_deny *d);
 
 /* ---- vault_row.c: the row cache's coherence rule ---- */
 

@@ -12,15 +12,16 @@
 #include "token.h"
 #include "util.h"
 
-/* Records a denial in its own transaction; the caller answers the denial
- * whether or not that audit write succeeded (nothing is revealed). */
+/* Records a denial (or a name not found), coalesced per token
+ * (vault_deny.c); the caller answers whether or not that audit write
+ * succeeded (nothing is revealed). */
 static void vault_secret_deny(struct vault *v, const struct vault_keys *k, const char *action,
 			      const struct cap *cap, const char *name, size_t len, const char *ip,
 			      const char *error)
 {
 	struct vault_audit_ev ev = {action, cap->user_id, ip, name, len, NULL, error, 0, NULL};
 
-	if (vault_audit_one(v, k, &ev) != VAULT_OK)
+	if (vault_deny_audit(v, k, &ev, cap->id) != VAULT_OK)
 		log_warn("%s: could not audit %s", __func__, action);
 }
 
@@ -69,6 +70,8 @@ enum vault_err vault_secret_get(struct vault *v, const struct cap *cap, const ch
 	if (err != VAULT_OK)
 		return err;
 	found = vault_row_read(v, id, &version, &rec, &rlen);
+	if (found > 0) /* probes of absent names are audited too */
+		vault_secret_deny(v, k, "secret.read", cap, name, len, ip, "Secret not found");
 	if (found != 0) {
 		err = found > 0 ? VAULT_NOT_FOUND : VAULT_STORE_FAILED;
 		goto done;
@@ -189,6 +192,8 @@ enum vault_err vault_secret_delete(struct vault *v, const struct cap *cap, const
 	del.id = w.id;
 	ev.name_id = w.id;
 	r = vault_row_write(v, &w);
+	if (r > 0)
+		vault_secret_deny(v, k, "secret.deleted", cap, name, len, ip, "Secret not found");
 	pthread_rwlock_unlock(&v->rw);
 	return r == 0 ? VAULT_OK : r > 0 ? VAULT_NOT_FOUND : VAULT_STORE_FAILED;
 }

@@ -252,7 +252,7 @@ static void test_secrets(void **state)
 	assert_int_equal(vault_secret_delete(v, f->cap, "db.password", 11, "127.0.0.1"),
 			 VAULT_NOT_FOUND);
 	/* Every one of those is in the chain, which verifies. */
-	assert_int_equal(vault_audit_list(v, "db.password", 11, 100, &out), VAULT_OK);
+	assert_int_equal(vault_audit_list(v, "db.password", 11, -1, 100, &out), VAULT_OK);
 	assert_true(json_array_size(json_object_get(out, "logs")) >= 6);
 	json_decref(out);
 	assert_int_equal(vault_audit_verify(v, &out), VAULT_OK);
@@ -282,7 +282,7 @@ static void test_lock_wipes(void **state)
 	assert_int_equal(vault_secret_delete(v, f->cap, "k1", 2, "127.0.0.1"), VAULT_LOCKED);
 	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", &out), VAULT_LOCKED);
 	assert_int_equal(vault_token_issue(v, "app", all, all, 60, &who, &out), VAULT_LOCKED);
-	assert_int_equal(vault_audit_list(v, "k1", 2, 10, &out), VAULT_LOCKED);
+	assert_int_equal(vault_audit_list(v, "k1", 2, -1, 10, &out), VAULT_LOCKED);
 	assert_int_equal(vault_export(v, 1, &who, &out), VAULT_LOCKED);
 	assert_int_equal(vault_extend(v, &left), VAULT_LOCKED);
 	assert_null(out);

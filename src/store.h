@@ -84,6 +84,12 @@ struct store_mac_msg {
 /* MACs n messages under one key (all or none): 0, or -1 when locked. */
 typedef int (*store_mac_fn)(void *ctx, const struct store_mac_msg *m, int n);
 void store_audit_set_mac(struct store *st, store_mac_fn fn, void *ctx);
+/* After each batch commits, and before anyone in it is answered, every
+ * entry it added is passed to fn (in seq order), then fn(ctx, 0, NULL, 0)
+ * to make them durable. A failing sink is logged, never fatal: the table
+ * is the record (and GET /audit?after= fills any gap). */
+typedef int (*store_sink_fn)(void *ctx, int64_t seq, const char *entry, size_t len);
+void store_audit_set_sink(struct store *st, store_sink_fn fn, void *ctx);
 /* Appends one entry (sealed if the MAC function answers). */
 int store_audit_append(struct store_tx *tx, const char *entry, size_t len,
 		       const unsigned char *secret_id);

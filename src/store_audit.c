@@ -27,6 +27,41 @@ void store_audit_set_mac(struct store *st, store_mac_fn fn, void *ctx)
 	st->mac_ctx = ctx;
 }
 
+void store_audit_set_sink(struct store *st, store_sink_fn fn, void *ctx)
+{
+	st->sink = fn;
+	st->sink_ctx = ctx;
+	st->sunk = st->head.valid ? st->head.seq : -1;
+}
+
+/* Entries after st->sunk, through the committed head. wmu held. */
+void store_audit_push(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc, bad = 0;
+
+	if (st->sink == NULL || st->sunk < 0 || !st->head.valid || st->head.seq <= st->sunk)
+		return;
+	s = store_q(st->w, Q_AUDIT_AFTER);
+	sqlite3_bind_int64(s, 1, st->sunk);
+	sqlite3_bind_int(s, 2, -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *e = (const char *)sqlite3_column_text(s, 1);
+		if (st->sink(st->sink_ctx, sqlite3_column_int64(s, 0), e ? e : "",
+			     (size_t)sqlite3_column_bytes(s, 1)) != 0)
+			bad = 1;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE || st->sink(st->sink_ctx, 0, NULL, 0) != 0)
+		bad = 1;
+	if (bad && !st->sink_failing)
+		log_err("store: audit sink write failed; entries stay in the log (GET /audit?after=)");
+	else if (!bad && st->sink_failing)
+		log_info("store: audit sink writes again");
+	st->sink_failing = bad;
+	st->sunk = st->head.seq;
+}
+
 static void store_be64(unsigned char *p, int64_t v)
 {
 	for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
@@ -119,6 +154,8 @@ static int store_audit_head(struct store_tx *tx)
 	sqlite3_reset(s);
 	h->valid = 1;
 	h->dirty = 0;
+	if (tx->st->sunk < 0)
+		tx->st->sunk = h->seq; /* push only what is written from now on */
 	return 0;
 }
 

@@ -101,6 +101,8 @@ static void store_commit_batch(struct store *st)
 			if (!sqlite3_get_autocommit(st->w->db))
 				store_exec(st->w->db, "ROLLBACK");
 			store_audit_forget(st);
+		} else {
+			store_audit_push(st); /* before anyone in the batch is answered */
 		}
 		st->outer_open = 0;
 	}
@@ -339,4 +341,6 @@ void store_commit_stop(struct store *st)
 	}
 	if (st->outer_open && (store_audit_flush(st) != 0 || store_exec(st->w->db, "COMMIT") != 0))
 		store_exec(st->w->db, "ROLLBACK");
+	else if (st->outer_open)
+		store_audit_push(st);
 }

@@ -101,6 +101,12 @@ struct store {
 	/* Who MACs audit entries (the vault, while unlocked); see store.h. */
 	store_mac_fn mac;
 	void *mac_ctx;
+	/* Where committed entries are pushed, and the last seq pushed (-1:
+	 * not known yet; set when the head is first read). */
+	store_sink_fn sink;
+	void *sink_ctx;
+	int64_t sunk;
+	int sink_failing;
 	/* Parked requests' work, appended and committed by the committer
 	 * thread so that no request thread waits on an fsync. */
 	pthread_t committer;
@@ -141,6 +147,8 @@ void store_audit_forget(struct store *st);
 /* Writes the keyed head record if the batch sealed entries; called just
  * before a batch's COMMIT (wmu held). 0 or -1 (the batch must then fail). */
 int store_audit_flush(struct store *st);
+/* After a batch committed: pushes its entries to the sink, if any. */
+void store_audit_push(struct store *st);
 
 /* store_fault.c, test builds (GV_FAULT_INJECTION) only: registers the VFS
  * shim as the default, and counts the fsyncs it passed through. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_sink.h"
 #include "enc.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -115,6 +116,7 @@ static void vault_release(struct vault *v)
 	token_cache_free(v->verified);
 	rowcache_free(v->rows);
 	vault_deny_free(v->deny);
+	audit_sink_close(v->sink); /* after store_close: its last batch is pushed */
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
 	free(v);
 }
@@ -158,6 +160,11 @@ struct vault *vault_new(const struct config *cfg)
 	if (v->st == NULL || vault_signkey_load(v) != 0 || (v->deny = vault_deny_new()) == NULL)
 		goto fail;
 	vault_audit_init(v);
+	if (cfg->audit_sink[0] != '\0') {
+		if ((v->sink = audit_sink_open(cfg->audit_sink)) == NULL)
+			goto fail;
+		store_audit_set_sink(v->st, audit_sink_push, v->sink);
+	}
 	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
 	v->verified = token_cache_new(VAULT_TOKEN_CACHE);

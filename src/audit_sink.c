@@ -22,9 +22,10 @@ static const struct {
 	const char *name;
 	int facility;
 } audit_sink_facilities[] = {
-    {"user", LOG_USER},	    {"daemon", LOG_DAEMON}, {"auth", LOG_AUTH},	    {"authpriv", LOG_AUTHPRIV},
-    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+    {"user", LOG_USER},		{"daemon", LOG_DAEMON}, {"auth", LOG_AUTH},
+    {"authpriv", LOG_AUTHPRIV}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
 };
 
 struct audit_sink *audit_sink_open(const char *spec)
@@ -35,8 +36,8 @@ struct audit_sink *audit_sink_open(const char *spec)
 		return NULL;
 	s->fd = -1;
 	if (strncmp(spec, "syslog:", 7) == 0) {
-		for (size_t i = 0; i < sizeof(audit_sink_facilities) / sizeof(*audit_sink_facilities);
-		     i++)
+		for (size_t i = 0;
+		     i < sizeof(audit_sink_facilities) / sizeof(*audit_sink_facilities); i++)
 			if (strcmp(spec + 7, audit_sink_facilities[i].name) == 0) {
 				s->facility = audit_sink_facilities[i].facility;
 				openlog("groupvaultd-audit", LOG_NDELAY, s->facility);

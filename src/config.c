@@ -31,7 +31,8 @@ const struct config_var config_vars[] = {
     {"QUIET", "0", "1: no info logs"},
     {"AUDIT_COALESCE_SECONDS", "60",
      "window for coalescing repeated denials/not-found per token (0: one entry each)"},
-    {"AUDIT_SINK", "(none)", "also push each audit entry to a file (JSON lines) or syslog:<facility>"},
+    {"AUDIT_SINK", "(none)",
+     "also push each audit entry to a file (JSON lines) or syslog:<facility>"},
     {NULL, NULL, NULL},
 };
 

@@ -26,7 +26,7 @@ struct config {
 	unsigned kdf_memory;	/* KiB, for new vaults */
 	unsigned kdf_iterations;
 	unsigned kdf_parallelism;
-	int trust_proxy; /* take the client address from X-Forwarded-For */
+	int trust_proxy;	 /* take the client address from X-Forwarded-For */
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
 	int quiet;

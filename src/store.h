@@ -121,12 +121,12 @@ int store_audit_list(struct store_tx *tx, const unsigned char *secret_id, int64_
  * "sequence", "hash", "mac", "unsealed", "truncated", "head". */
 struct store_audit_check {
 	int64_t entries;
-	int64_t head_seq;	 /* last entry */
-	unsigned char head[32];	 /* its chain hash (zeros for an empty log) */
-	int64_t sealed_through;	 /* from the head record (checked if keyed) */
-	int keyed;		 /* MACs were checked */
-	int64_t bad_seq;	 /* first failing seq, when broken */
-	const char *problem;	 /* static text, when broken */
+	int64_t head_seq;	/* last entry */
+	unsigned char head[32]; /* its chain hash (zeros for an empty log) */
+	int64_t sealed_through; /* from the head record (checked if keyed) */
+	int keyed;		/* MACs were checked */
+	int64_t bad_seq;	/* first failing seq, when broken */
+	const char *problem;	/* static text, when broken */
 };
 /* Walks the chain from the start, checking MACs if the MAC function
  * answers: 0 valid, 1 broken, -1 error. */

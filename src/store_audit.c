@@ -55,7 +55,8 @@ void store_audit_push(struct store *st)
 	if (rc != SQLITE_DONE || st->sink(st->sink_ctx, 0, NULL, 0) != 0)
 		bad = 1;
 	if (bad && !st->sink_failing)
-		log_err("store: audit sink write failed; entries stay in the log (GET /audit?after=)");
+		log_err(
+		    "store: audit sink write failed; entries stay in the log (GET /audit?after=)");
 	else if (!bad && st->sink_failing)
 		log_info("store: audit sink writes again");
 	st->sink_failing = bad;
@@ -287,7 +288,7 @@ struct store_seal_run {
 	int64_t seqs[STORE_SEAL_BATCH];
 	unsigned char macs[STORE_SEAL_BATCH][CRYPTO_HASH_LEN];
 	int n;
-	int64_t last;	 /* last row that chains */
+	int64_t last; /* last row that chains */
 	unsigned char prev[CRYPTO_HASH_LEN];
 	int broken, more;
 };
@@ -307,7 +308,8 @@ static int store_seal_read(struct store_tx *tx, struct store_seal_run *r)
 	sqlite3_bind_int(s, 2, STORE_SEAL_BATCH);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		rows++;
-		if (store_row_get(s, &row) != 0 || !store_row_chains(&row, r->last + 1, r->prev, h)) {
+		if (store_row_get(s, &row) != 0 ||
+		    !store_row_chains(&row, r->last + 1, r->prev, h)) {
 			r->broken = 1;
 			break;
 		}
@@ -362,7 +364,8 @@ int store_audit_seal(struct store_tx *tx)
 	if (store_head_read(tx, &r->last, hh, tag) != 0 ||
 	    (r->last > 0 && store_row_hash(tx, r->last, r->prev) != 0)) {
 		/* A damaged head: seal nothing old; verify reports it. */
-		log_warn("store: audit head record does not match the log; old entries left unsealed");
+		log_warn(
+		    "store: audit head record does not match the log; old entries left unsealed");
 		free(r);
 		return 0;
 	}
@@ -379,8 +382,9 @@ int store_audit_seal(struct store_tx *tx)
 		}
 	} while (r->more);
 	if (r->broken)
-		log_warn("store: the audit chain breaks after seq %lld; later entries left unsealed",
-			 (long long)r->last);
+		log_warn(
+		    "store: the audit chain breaks after seq %lld; later entries left unsealed",
+		    (long long)r->last);
 	if (any) {
 		store_head_msg(hm, r->last, r->prev);
 		if (st->mac(st->mac_ctx, &m, 1) != 0)

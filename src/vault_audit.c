@@ -208,8 +208,8 @@ static int vault_audit_row(void *arg, int64_t seq, const char *entry, size_t len
 	if (!json_is_object(e)) {
 		/* Shown in place, so one bad row does not hide the others. */
 		json_decref(e);
-		return json_array_append_new(c->logs, json_pack("{s:I,s:b}", "seq", (json_int_t)seq,
-								  "corrupt", 1));
+		return json_array_append_new(
+		    c->logs, json_pack("{s:I,s:b}", "seq", (json_int_t)seq, "corrupt", 1));
 	}
 	json_object_set_new(e, "seq", json_integer(seq));
 	sealed = json_object_get(e, "secretKeySealed");

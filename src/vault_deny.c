@@ -68,28 +68,32 @@ static unsigned vault_deny_slot_of(const char *tok, const char *action, const ch
 	return h % VAULT_DENY_SLOTS;
 }
 
+/* Appends one entry in its own durable transaction. 0 or -1. */
+static int vault_deny_append(struct vault *v, const char *text, const unsigned char *id)
+{
+	struct store_tx *tx;
+
+	if (text == NULL || (tx = store_tx_begin(v->st, 1)) == NULL)
+		return -1;
+	if (store_audit_append(tx, text, strlen(text), id) != 0) {
+		store_tx_rollback(tx);
+		return -1;
+	}
+	return store_tx_commit(tx);
+}
+
 /* Writes a slot's counted repeats as one entry (no name: repeats may have
  * named different secrets). */
 static void vault_deny_write(struct vault *v, const struct vault_deny_slot *s)
 {
-	struct vault_audit_ev ev = {s->action, s->user, s->ip,	    NULL, 0,
-				    NULL,      s->error, 0, NULL};
+	struct vault_audit_ev ev = {s->action, s->user, s->ip, NULL, 0, NULL, s->error, 0, NULL};
 	unsigned char id[CRYPTO_HASH_LEN];
 	int has_id;
 	char *text = vault_audit_text_n(v, NULL, &ev, s->pending, id, &has_id);
-	struct store_tx *tx = text != NULL ? store_tx_begin(v->st, 1) : NULL;
 
-	if (tx != NULL && store_audit_append(tx, text, strlen(text), NULL) != 0) {
-		store_tx_rollback(tx);
-		tx = NULL;
-	} else if (tx != NULL && store_tx_commit(tx) != 0) {
-		tx = NULL;
-	} else if (tx != NULL) {
-		free(text);
-		return;
-	}
-	log_warn("%s: could not audit %lld coalesced %s", __func__, (long long)s->pending,
-		 s->action);
+	if (vault_deny_append(v, text, NULL) != 0)
+		log_warn("%s: could not audit %lld coalesced %s", __func__, (long long)s->pending,
+			 s->action);
 	free(text);
 }
 
@@ -123,8 +127,7 @@ enum vault_err vault_deny_audit(struct vault *v, const struct vault_keys *k,
 	struct vault_deny_slot old = {0}, *s;
 	int64_t now = util_mono_ms(), window = (int64_t)v->cfg->audit_coalesce * 1000;
 	unsigned char id[CRYPTO_HASH_LEN];
-	enum vault_err err = VAULT_AUDIT_FAILED;
-	struct store_tx *tx;
+	enum vault_err err;
 	int has_id;
 	char *text;
 
@@ -147,12 +150,7 @@ enum vault_err vault_deny_audit(struct vault *v, const struct vault_keys *k,
 		vault_deny_write(v, &old);
 	vault_deny_clear(&old);
 	text = vault_audit_text_n(v, k, ev, 1, id, &has_id);
-	if (text != NULL && (tx = store_tx_begin(v->st, 1)) != NULL) {
-		if (store_audit_append(tx, text, strlen(text), has_id ? id : NULL) != 0)
-			store_tx_rollback(tx);
-		else if (store_tx_commit(tx) == 0)
-			err = VAULT_OK;
-	}
+	err = vault_deny_append(v, text, has_id ? id : NULL) == 0 ? VAULT_OK : VAULT_AUDIT_FAILED;
 	free(text);
 	return err;
 }

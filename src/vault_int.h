@@ -69,7 +69,7 @@ struct vault {
 	 * (the committer must not wait for rw). */
 	pthread_mutex_t mac_mu;
 	const struct vault_keys *mac_keys;
-	struct vault_deny *deny;	/* coalesced denials (vault_deny.c) */
+	struct vault_deny *deny; /* coalesced denials (vault_deny.c) */
 	struct audit_sink *sink; /* AUDIT_SINK, or NULL */
 };
 

@@ -41,6 +41,8 @@ static const struct {
     [API_AUDIT_FAILED] = {503, "Audit log unavailable", "AUDIT_UNAVAILABLE"},
     [API_STORE_FAILED] = {503, "Storage unavailable", "STORE_UNAVAILABLE"},
     [API_BAD_CURSOR] = {400, "after must be a sequence number (0 or more)", NULL},
+    [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
+    [API_TOKEN_TOO_LARGE] = {400, "Invalid request body", "TOKEN_TOO_LARGE"},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }
@@ -71,6 +73,8 @@ static const enum api_err api_from_vault[VAULT_ERR_COUNT] = {
     [VAULT_INTERNAL] = API_INTERNAL,
     [VAULT_AUDIT_FAILED] = API_AUDIT_FAILED,
     [VAULT_STORE_FAILED] = API_STORE_FAILED,
+    [VAULT_TOKEN_NOT_FOUND] = API_TOKEN_NOT_FOUND,
+    [VAULT_TOKEN_TOO_LARGE] = API_TOKEN_TOO_LARGE,
 };
 
 enum api_err api_vault_err(enum vault_err e)

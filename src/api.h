@@ -42,6 +42,8 @@ enum api_err {
 	API_AUDIT_FAILED,
 	API_STORE_FAILED,
 	API_BAD_CURSOR,
+	API_TOKEN_NOT_FOUND,
+	API_TOKEN_TOO_LARGE,
 	API_ERR_COUNT
 };
 
@@ -69,6 +71,9 @@ struct api_req {
 	const char *query_limit;
 	const char *query_format;
 	const char *query_after; /* GET /audit?after= */
+	const char *query_user;		   /* GET /tokens ?userId= */
+	const char *query_include_revoked; /* GET /tokens ?includeRevoked= */
+	const char *query_cursor;	   /* GET /tokens ?cursor= */
 };
 
 struct vault_defer; /* opaque here; the HTTP layer drives it (vault.h) */

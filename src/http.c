@@ -267,6 +267,10 @@ static enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *c, c
 	req.query_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	req.query_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	req.query_after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+	req.query_user = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "userId");
+	req.query_include_revoked =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "includeRevoked");
+	req.query_cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
 
 	rt->handler(h->v, h->cfg, &req, &resp);
 	if (resp.defer != NULL) {

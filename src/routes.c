@@ -165,8 +165,11 @@ static void h_status(struct vault *v, const struct config *cfg, const struct api
 			    left > 0, "expiresIn", (json_int_t)left));
 }
 
-/* allowedSecrets (default ["*"]): names, "*", or prefixes ending in "*".
- * Returns a new reference, or NULL with resp filled. */
+/* allowedSecrets (default ["*"]): 1 to 256 entries, each any string of
+ * 1-255 bytes, as the original accepts. "*" and entries ending in '*' are
+ * prefixes (the original matched them as exact text, i.e. nothing); an
+ * entry no secret name can equal matches nothing. Returns a new reference,
+ * or NULL with resp filled. */
 static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 {
 	json_t *allowed = json_object_get(req->body, "allowedSecrets"), *e;
@@ -181,22 +184,18 @@ static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 	}
 	json_array_foreach(allowed, i, e)
 	{
-		const char *s = json_string_value(e);
 		size_t n = json_string_length(e);
-		if (!json_is_string(e) ||
-		    !((n == 1 && s[0] == '*') || util_valid_name(s, n) ||
-		      (n > 1 && s[n - 1] == '*' && util_valid_name(s, n - 1)))) {
-			fail_field(resp, "allowedSecrets",
-				   "Each entry must be a secret name, \"*\", or a prefix "
-				   "ending in \"*\"");
+		if (!json_is_string(e) || n == 0 || n > 255) {
+			fail_field(resp, "allowedSecrets", "Each entry must be a string of 1-255 bytes");
 			return NULL;
 		}
 	}
 	return json_incref(allowed);
 }
 
-/* permissions (default ["read"]): read, write, delete. Returns a new
- * reference, or NULL with resp filled. */
+/* permissions (default ["read"]): read, write, delete, and "admin" (accepted
+ * as the original does; it grants nothing more). At most 16 entries.
+ * Returns a new reference, or NULL with resp filled. */
 static json_t *token_perms(const struct api_req *req, struct api_resp *resp)
 {
 	json_t *perms = json_object_get(req->body, "permissions"), *e;
@@ -204,14 +203,15 @@ static json_t *token_perms(const struct api_req *req, struct api_resp *resp)
 
 	if (perms == NULL || json_is_null(perms))
 		return json_pack("[s]", "read");
-	if (!json_is_array(perms) || json_array_size(perms) > 3) {
-		fail_field(resp, "permissions", "Must be an array of read, write, delete");
+	if (!json_is_array(perms) || json_array_size(perms) > 16) {
+		fail_field(resp, "permissions", "Must be an array of read, write, delete, admin");
 		return NULL;
 	}
 	json_array_foreach(perms, i, e)
 	{
 		if (!json_is_string(e) || token_perm(json_string_value(e)) == 0) {
-			fail_field(resp, "permissions", "Each entry must be read, write or delete");
+			fail_field(resp, "permissions",
+				   "Each entry must be read, write, delete or admin");
 			return NULL;
 		}
 	}
@@ -231,6 +231,11 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 
 	if (bad || user == NULL) {
 		fail_field(resp, "userId", "Required non-empty string");
+		return;
+	}
+	/* The audit log writes "system" for the daemon's own actions. */
+	if (strcmp(user, "system") == 0) {
+		fail_field(resp, "userId", "\"system\" is reserved");
 		return;
 	}
 	if ((allowed = token_allowed(req, resp)) == NULL)
@@ -258,12 +263,70 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_decref(allowed);
 	json_decref(perms);
 	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err), NULL);
+		api_fail(resp, api_vault_err(err),
+			 err == VAULT_TOKEN_TOO_LARGE ? "allowedSecrets: the token would exceed "
+							"16384 bytes; name fewer secrets"
+						      : NULL);
 		if (err == VAULT_TOKEN_LIMIT)
 			resp->retry_after = 3600;
 		return;
 	}
 	api_reply(resp, 200, out);
+}
+
+static int parse_limit(const char *s, int def, int *out)
+{
+	char *end;
+	long n;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	n = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || n < 1 || n > 1000)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* GET /tokens: the registry, a page at a time. */
+static void h_token_list(struct vault *v, const struct config *cfg, const struct api_req *req,
+			 struct api_resp *resp)
+{
+	const char *rev = req->query_include_revoked, *user = req->query_user;
+	long long after = 0;
+	json_t *out = NULL;
+	int limit;
+	enum vault_err err;
+
+	(void)cfg;
+	if (parse_limit(req->query_limit, 100, &limit) != 0) {
+		api_fail(resp, API_BAD_LIMIT, NULL);
+		return;
+	}
+	if (rev != NULL && strcmp(rev, "true") != 0 && strcmp(rev, "false") != 0) {
+		api_fail(resp, API_BAD_BODY, "includeRevoked: must be true or false");
+		return;
+	}
+	if (user != NULL && (user[0] == '\0' || strlen(user) > 255)) {
+		api_fail(resp, API_BAD_BODY, "userId: must be 1-255 bytes");
+		return;
+	}
+	if (req->query_cursor != NULL) {
+		char *end;
+		after = strtoll(req->query_cursor, &end, 10);
+		if (end == req->query_cursor || *end != '\0' || after < 0) {
+			api_fail(resp, API_BAD_BODY, "cursor: must be a previous answer's next");
+			return;
+		}
+	}
+	err = vault_token_list(v, user, rev != NULL && strcmp(rev, "true") == 0, after, limit,
+			       &out);
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
+	else
+		api_reply(resp, 200, out);
 }
 
 static int revoke_fields(const struct api_req *req, struct api_resp *resp, const char **by)
@@ -312,22 +375,6 @@ static void h_token_revoke_user(struct vault *v, const struct config *cfg,
 	else
 		api_reply(resp, 200,
 			  json_pack("{s:b,s:I}", "success", 1, "revokedCount", (json_int_t)n));
-}
-
-static int parse_limit(const char *s, int def, int *out)
-{
-	char *end;
-	long n;
-
-	if (s == NULL) {
-		*out = def;
-		return 0;
-	}
-	n = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || n < 1 || n > 1000)
-		return -1;
-	*out = (int)n;
-	return 0;
 }
 
 /* ?after=<seq>: a non-negative integer; absent: -1 (newest first). */
@@ -516,9 +563,12 @@ const struct route routes[] = {
     {"POST", "/extend", h_extend, API_AUTH_MGMT, 1, "restart the session clock"},
     {"GET", "/status", h_status, API_AUTH_MGMT, 0, "initialized, unlocked, expiresIn"},
     {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, 1, "issue a capability token"},
+    {"GET", "/tokens", h_token_list, API_AUTH_MGMT, 0,
+     "list tokens (?userId, ?includeRevoked, ?limit, ?cursor)"},
     {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, 1,
      "revoke every token of a user"},
-    {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, 1, "revoke one token"},
+    {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, 1,
+     "revoke one token by id or SHA-256 hex"},
     {"GET", "/audit", h_audit, API_AUTH_MGMT, 0,
      "audit log, newest first (?limit=1..1000); ?after=<seq>: oldest first from there"},
     {"GET", "/audit/verify", h_audit_verify, API_AUTH_MGMT, 0, "check the audit hash chain"},

@@ -1,6 +1,7 @@
 /* store.c: SQLite storage, the only place (with the other store_*.c files)
  * that includes sqlite3.h. It opens the connections, lends readers from a
- * pool, and keeps sealed records by blind index and the token registry; it
+ * pool, and keeps sealed records by blind index (the token registry is in
+ * store_token.c); it
  * must never be handed plaintext names, values or keys. Group commit lives
  * in store_commit.c, the audit chain in store_audit.c, the schema in
  * store_schema.c. */
@@ -23,16 +24,24 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_SECRET_DEL] = "DELETE FROM secrets WHERE id = ?1",
     [Q_SECRET_ALL] = "SELECT id, version, record FROM secrets",
     [Q_SECRET_COUNT] = "SELECT count(*) FROM secrets",
-    [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope, digest) "
-		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_TOKEN_GET] = "SELECT revoked_at, expires_at, digest FROM tokens WHERE id = ?1",
-    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-    [Q_TOKEN_REVOKE_USER] = "UPDATE tokens SET revoked_at = ?2 "
+    [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope, digest,"
+		    " token_hash, mac) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_TOKEN_GET] = "SELECT " STORE_TOKEN_COLS " FROM tokens WHERE id = ?1",
+    [Q_TOKEN_GET_HASH] = "SELECT " STORE_TOKEN_COLS " FROM tokens WHERE token_hash = ?1",
+    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2, revoked_by = ?3, pending = 1 "
+		       "WHERE id = ?1 AND revoked_at IS NULL",
+    [Q_TOKEN_REVOKE_USER] = "UPDATE tokens SET revoked_at = ?2, revoked_by = ?3, pending = 1 "
 			    "WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
     [Q_TOKEN_COUNT] = "SELECT count(*) FROM tokens WHERE user_id = ?1 AND issued_at >= ?2",
     /* Rows are kept for an hour past expiry so the issue rate limit still
      * counts them. */
     [Q_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at < ?1 - 3600000",
+    [Q_TOKEN_SEAL] = "UPDATE tokens SET mac = ?2, pending = 0 WHERE id = ?1",
+    [Q_TOKEN_PENDING] = "SELECT " STORE_TOKEN_COLS " FROM tokens WHERE pending != 0",
+    [Q_TOKEN_LIST] = "SELECT " STORE_TOKEN_COLS " FROM tokens WHERE rowid > ?3 AND "
+		     "(?1 IS NULL OR user_id = ?1) AND (?2 OR (revoked_at IS NULL AND "
+		     "expires_at > ?5)) "
+		     "ORDER BY rowid LIMIT ?4",
     [Q_AUDIT_PUT] = "INSERT INTO audit(seq, entry, secret_id, hash, mac, hv) "
 		    "VALUES(?1, ?2, ?3, ?4, ?5, 2)",
     [Q_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -122,7 +131,7 @@ static struct store_tx *store_conn_open(struct store *st, int write)
 		/* No integrity scan here: it costs time in proportion to the file
 		 * at every start. WAL recovery keeps the file consistent across
 		 * crashes, and every record is authenticated when read. */
-		if (store_schema_migrate(tx->db) != 0)
+		if (store_schema_migrate(tx->db) != 0 || store_schema_check(tx->db) != 0)
 			goto fail;
 	}
 	for (int i = 0; i < Q_COUNT; i++) {
@@ -309,7 +318,7 @@ void store_tx_rollback(struct store_tx *tx)
 	store_reader_put(tx);
 }
 
-/* ---- rows: meta, sealed secrets, the token registry ---- */
+/* ---- rows: meta and sealed secrets (the registry is store_token.c) ---- */
 
 sqlite3_stmt *store_q(struct store_tx *tx, int q)
 {
@@ -320,7 +329,7 @@ sqlite3_stmt *store_q(struct store_tx *tx, int q)
 	return s;
 }
 
-static int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t *len)
+int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t *len)
 {
 	const void *p = sqlite3_column_blob(s, col);
 	int n = sqlite3_column_bytes(s, col);
@@ -334,7 +343,7 @@ static int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t 
 	return 0;
 }
 
-static int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s)
+int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s)
 {
 	int64_t v = -1;
 	int rc = sqlite3_step(s);
@@ -460,84 +469,4 @@ int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
 int64_t store_secret_count(struct store_tx *tx)
 {
 	return store_scalar(tx, store_q(tx, Q_SECRET_COUNT));
-}
-
-int store_token_put(struct store_tx *tx, const struct store_token *t)
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_PUT);
-
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, t->issued_at);
-	sqlite3_bind_int64(s, 4, t->expires_at);
-	sqlite3_bind_blob64(s, 5, t->scope, t->scope_len, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 6, t->digest, 32, SQLITE_STATIC);
-	return store_step_done(tx, s);
-}
-
-int store_token_get(struct store_tx *tx, const char *id, int *revoked, int64_t *expires_at,
-		    unsigned char digest[32])
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_GET);
-	int rc;
-
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*revoked = sqlite3_column_type(s, 0) != SQLITE_NULL;
-		*expires_at = sqlite3_column_int64(s, 1);
-		memset(digest, 0, 32);
-		if (sqlite3_column_bytes(s, 2) == 32)
-			memcpy(digest, sqlite3_column_blob(s, 2), 32);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = 1;
-	} else {
-		log_err("store: %s", sqlite3_errmsg(tx->db));
-		rc = -1;
-	}
-	sqlite3_reset(s);
-	return rc;
-}
-
-static int64_t store_changes(struct store_tx *tx, sqlite3_stmt *s)
-{
-	if (store_step_done(tx, s) != 0)
-		return -1;
-	return sqlite3_changes64(tx->db);
-}
-
-int64_t store_token_revoke(struct store_tx *tx, const char *id, int64_t at)
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_REVOKE);
-
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, at);
-	return store_changes(tx, s);
-}
-
-int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_t at)
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_REVOKE_USER);
-
-	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, at);
-	return store_changes(tx, s);
-}
-
-int64_t store_token_count_since(struct store_tx *tx, const char *user_id, int64_t since)
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_COUNT);
-
-	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, since);
-	return store_scalar(tx, s);
-}
-
-int64_t store_token_purge(struct store_tx *tx, int64_t now)
-{
-	sqlite3_stmt *s = store_q(tx, Q_TOKEN_PURGE);
-
-	sqlite3_bind_int64(s, 1, now);
-	return store_changes(tx, s);
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define STORE_ID_LEN 32
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 struct store_tx; /* a transaction on one connection */
@@ -49,6 +49,7 @@ typedef int (*store_secret_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], 
 int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx);
 int64_t store_secret_count(struct store_tx *tx);
 
+/* The token registry (store_token.c). A row as written at issue. */
 struct store_token {
 	const char *id;
 	const char *user_id;
@@ -56,15 +57,46 @@ struct store_token {
 	int64_t expires_at; /* ms */
 	const void *scope;  /* sealed */
 	size_t scope_len;
-	const unsigned char *digest; /* SHA-256 of the token's payload part */
+	const unsigned char *digest;	 /* SHA-256 of the token's payload part */
+	const unsigned char *token_hash; /* SHA-256 of the whole token */
+	const unsigned char *mac;	 /* the row's MAC (vault_registry.c) */
 };
+#define STORE_TOKEN_ID_MAX 64
+#define STORE_TOKEN_TEXT_MAX 255
+/* A row as read back. has_* say whether the optional columns were set. */
+struct store_token_row {
+	int64_t seq; /* a cursor for listing (rowid) */
+	char id[STORE_TOKEN_ID_MAX + 1];
+	char user_id[STORE_TOKEN_TEXT_MAX + 1];
+	char revoked_by[STORE_TOKEN_TEXT_MAX + 1];
+	int64_t issued_at, expires_at, revoked_at;
+	int revoked, pending, has_hash, has_mac;
+	const unsigned char *scope; /* valid only during the call that hands it out */
+	size_t scope_len;
+	unsigned char digest[32], token_hash[32], mac[32];
+};
+typedef int (*store_token_fn)(void *ctx, const struct store_token_row *r);
+
 int store_token_put(struct store_tx *tx, const struct store_token *t);
-/* 0 found (with *revoked, *expires_at and digest set), 1 absent, -1 error. */
-int store_token_get(struct store_tx *tx, const char *id, int *revoked, int64_t *expires_at,
-		    unsigned char digest[32]);
-/* Return the number of rows changed, or -1. */
-int64_t store_token_revoke(struct store_tx *tx, const char *id, int64_t at);
-int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_t at);
+/* By id, or by token hash when id is NULL: 0 found (fn called once with the
+ * row, its value put in *fnrc), 1 absent, -1 error. */
+int store_token_get(struct store_tx *tx, const char *id, const unsigned char *hash,
+		    store_token_fn fn, void *ctx, int *fnrc);
+/* Marks unrevoked rows revoked (pending: awaiting the revoked MAC). Return
+ * the number of rows changed, or -1. */
+int64_t store_token_revoke(struct store_tx *tx, const char *id, int64_t at, const char *by);
+int64_t store_token_revoke_user(struct store_tx *tx, const char *user_id, int64_t at,
+				const char *by);
+/* Sets a row's MAC and clears its pending flag. 0 or -1. */
+int store_token_seal(struct store_tx *tx, const char *id, const unsigned char mac[32]);
+/* Calls fn for every pending row; -1 on a store error, else 0 or the
+ * non-zero value of fn that stopped the walk (also for store_token_list). */
+int store_token_each_pending(struct store_tx *tx, store_token_fn fn, void *ctx);
+/* Rows after cursor `after` (0: from the start) in issue order, at most
+ * limit, of one user (NULL: all); revoked and expired (at now) ones only
+ * with include_revoked. */
+int store_token_list(struct store_tx *tx, const char *user_id, int include_revoked, int64_t now,
+		     int64_t after, int limit, store_token_fn fn, void *ctx);
 int64_t store_token_count_since(struct store_tx *tx, const char *user_id, int64_t since);
 int64_t store_token_purge(struct store_tx *tx, int64_t now);
 

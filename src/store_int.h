@@ -27,6 +27,10 @@ enum {
 	Q_TOKEN_REVOKE_USER,
 	Q_TOKEN_COUNT,
 	Q_TOKEN_PURGE,
+	Q_TOKEN_GET_HASH,
+	Q_TOKEN_SEAL,
+	Q_TOKEN_PENDING,
+	Q_TOKEN_LIST,
 	Q_AUDIT_PUT,
 	Q_AUDIT_HEAD,
 	Q_AUDIT_LIST,
@@ -128,10 +132,23 @@ int store_exec(sqlite3 *db, const char *sql);
 sqlite3_stmt *store_q(struct store_tx *tx, int q);
 /* Steps a statement that returns no rows, and resets it. */
 int store_step_done(struct store_tx *tx, sqlite3_stmt *s);
+/* Copies column col into a new malloc'd buffer. 0 or -1. */
+int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t *len);
+/* The first column of a one-row statement (reset after), or -1 (logged). */
+int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s);
+
+/* store_token.c: the columns every registry read selects, in order. */
+#define STORE_TOKEN_COLS                                                                       \
+	"rowid, id, user_id, issued_at, expires_at, revoked_at, revoked_by, pending, scope, "    \
+	"digest, token_hash, mac"
 
 /* store_schema.c: creates or migrates the schema on the writer connection;
  * refuses a database newer than this build. */
 int store_schema_migrate(sqlite3 *db);
+/* Refuses (-1, one log line) a database whose schema objects differ from
+ * the ones this build creates: triggers, views, unknown tables or indexes,
+ * changed columns. */
+int store_schema_check(sqlite3 *db);
 
 /* store_commit.c: the writer's side of the batch (wmu is held from begin to
  * end), and the committer thread. */

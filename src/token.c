@@ -17,6 +17,8 @@ unsigned token_perm(const char *name)
 		return TOKEN_PERM_WRITE;
 	if (strcmp(name, "delete") == 0)
 		return TOKEN_PERM_DELETE;
+	if (strcmp(name, "admin") == 0)
+		return TOKEN_PERM_ADMIN;
 	return 0;
 }
 

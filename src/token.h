@@ -11,6 +11,11 @@
 #define TOKEN_PERM_READ 1u
 #define TOKEN_PERM_WRITE 2u
 #define TOKEN_PERM_DELETE 4u
+/* Accepted as the original does; no operation requires it, so it grants
+ * nothing beyond the other permissions. */
+#define TOKEN_PERM_ADMIN 8u
+/* The longest token a check accepts, and so the longest one issued (the
+ * HTTP layer's request-head buffer holds it with room to spare). */
 #define TOKEN_MAX_LEN 16384
 #define TOKEN_ID_LEN 32 /* hex characters */
 
@@ -50,7 +55,9 @@ struct cap *token_verify_cached(struct token_cache *tc, const unsigned char *key
 				const char *tok, size_t len);
 
 /* Does the token grant perm on name? Patterns: "*", exact names, and a
- * prefix ending in '*' ("prod.*"). */
+ * prefix ending in '*' ("prod.*"). Any other string is an exact name; one
+ * that no valid secret name equals (e.g. "db/pass") simply matches
+ * nothing. */
 int token_allows(const struct cap *cap, const char *name, size_t namelen, unsigned perm);
 /* Scope check alone (for listing). */
 int token_in_scope(const struct cap *cap, const char *name, size_t namelen);

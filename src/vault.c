@@ -1,7 +1,8 @@
 /* vault.c: the vault's lifecycle, session and key hierarchy: new/free,
  * init, unlock, lock, extend and the session timer.
  *
- * password -Argon2id-> KEK -unwrap-> root key -HMAC-> data, index, audit keys.
+ * password -Argon2id-> KEK -unwrap-> root key -HMAC-> data, index, audit,
+ * registry keys.
  * Keys exist only in the secure heap while a session is open; lock, expiry
  * and exit wipe them. The operations on secrets, tokens, the audit log and
  * the export formats live in the other vault_*.c files (vault_int.h). */
@@ -31,7 +32,9 @@ int vault_keys_derive(struct vault_keys *k)
 	return crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault data key", 19, k->data) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault index key", 20, k->index) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit key", 20, k->audit) ||
-	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit mac key", 24, k->mac);
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit mac key", 24, k->mac) ||
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault registry key", 23,
+				  k->registry);
 }
 
 int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
@@ -416,6 +419,9 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 		err = VAULT_BAD_PASSWORD;
 	else if (vault_keys_derive(k) != 0)
 		err = VAULT_INTERNAL;
+	/* Revocations made while locked get their revoked MAC now. */
+	if (err == VAULT_OK && vault_registry_seal(v, tx, k) != 0)
+		err = VAULT_STORE_FAILED;
 	if (err == VAULT_OK) {
 		/* The new keys seal what was written while locked (and, after an
 		 * upgrade, every older entry), then the unlock's own entry. */

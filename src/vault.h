@@ -49,9 +49,20 @@ enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *a
 /* Full check: signature, expiry, group, registry and revocation.
  * *cap is owned by the caller (token_cap_free). */
 enum vault_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
-enum vault_err vault_token_revoke(struct vault *v, const char *id, const struct vault_actor *who);
+/* key: a token id, or the lowercase hex SHA-256 of the whole token (what
+ * the original's management server sends). VAULT_TOKEN_NOT_FOUND when it
+ * names no token; revoking a revoked token again succeeds. Works locked. */
+enum vault_err vault_token_revoke(struct vault *v, const char *key, const struct vault_actor *who);
 enum vault_err vault_token_revoke_user(struct vault *v, const char *user_id,
 				       const struct vault_actor *who, long long *count);
+/* The registry in issue order: {tokens:[{id, userId, issuedAt, expiresAt,
+ * revokedAt?, revokedBy?, allowedSecrets?, permissions?, issuedBy?,
+ * integrity?}], next, locked}. Never a token string. While locked the
+ * scopes stay sealed (left out) and rows are not MAC-checked. user NULL:
+ * all users; without include_revoked only live (unrevoked, unexpired)
+ * tokens; after: a previous answer's next (0: from the start). */
+enum vault_err vault_token_list(struct vault *v, const char *user, int include_revoked,
+				long long after, int limit, json_t **out);
 
 /* Secrets (vault_secret.c); the cap has been checked by vault_token_check. */
 

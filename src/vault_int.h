@@ -29,7 +29,8 @@
 #define VAULT_WRAPPED_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
 
 /* The key hierarchy of an open session (secure heap):
- * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit, mac. */
+ * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit, mac
+ * (the audit chain), registry (the token registry rows' MACs, vault_registry.c). */
 struct vault_keys {
 	unsigned char kek[CRYPTO_KEY_LEN];
 	unsigned char root[CRYPTO_KEY_LEN];
@@ -37,6 +38,7 @@ struct vault_keys {
 	unsigned char index[CRYPTO_KEY_LEN];
 	unsigned char audit[CRYPTO_KEY_LEN];
 	unsigned char mac[CRYPTO_KEY_LEN]; /* seals the audit chain */
+	unsigned char registry[CRYPTO_KEY_LEN];
 };
 
 struct vault_seal {
@@ -79,7 +81,7 @@ struct vault {
 const char *vault_actor_user(const struct vault_actor *who);
 /* Caller holds v->rw (read or write). The keys if the session is live. */
 struct vault_keys *vault_keys_live(struct vault *v);
-/* Derives the data, index and audit keys from k->root. 0 or -1. */
+/* Derives the data, index, audit and registry keys from k->root. 0 or -1. */
 int vault_keys_derive(struct vault_keys *k);
 /* A name's blind index under the index key. 0, or -1 (logged): the caller
  * must fail, never go on with the unset id. */
@@ -102,6 +104,29 @@ int vault_kdf_load(struct store_tx *tx, struct crypto_kdf *kdf, unsigned char *s
 /* Sets v->sign_key (secure heap) from cfg->signing_key or DATA_DIR/signing.key
  * (created when missing). 0 or -1 (logged). */
 int vault_signkey_load(struct vault *v);
+
+/* ---- vault_registry.c: the token registry's integrity ---- */
+
+/* What a registry row says once its MAC is checked. */
+enum vault_reg { VAULT_REG_VALID, VAULT_REG_REVOKED, VAULT_REG_TAMPERED };
+/* A row's MAC under the registry key, as live (revoked 0) or revoked. */
+int vault_registry_mac(const struct vault_keys *k, const struct store_token *t, int revoked,
+		       unsigned char mac[CRYPTO_HASH_LEN]);
+/* Judges a row read back; *why (static) says what failed when tampered. */
+enum vault_reg vault_registry_judge(const struct vault_keys *k, const struct store_token_row *r,
+				    const char **why);
+/* Logs and audits a row that failed its check (tx NULL: its own
+ * transaction). The token stays refused whatever this returns. */
+void vault_registry_report(struct vault *v, struct store_tx *tx, const struct vault_keys *k,
+			   const struct store_token_row *r, const char *why);
+/* Re-MACs every pending revocation as revoked, in the caller's write
+ * transaction (unlock, and each revocation while unlocked). 0 or -1. */
+int vault_registry_seal(struct vault *v, struct store_tx *tx, const struct vault_keys *k);
+/* Re-checks, under v->rw with the session's keys, that cap's registry row
+ * is valid: secret operations call it so that a token checked while the
+ * vault was locked is judged by its MAC before any secret is touched. */
+enum vault_err vault_token_recheck(struct vault *v, const struct vault_keys *k,
+				   const struct cap *cap);
 
 /* ---- vault_audit.c ---- */
 

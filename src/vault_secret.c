@@ -33,12 +33,19 @@ static enum vault_err vault_secret_begin(struct vault *v, const struct cap *cap,
 					 const char *denied, struct vault_keys **k,
 					 unsigned char id[CRYPTO_HASH_LEN])
 {
+	enum vault_err err;
+
 	pthread_rwlock_rdlock(&v->rw);
 	*k = vault_keys_live(v);
 	if (*k == NULL) {
 		pthread_rwlock_unlock(&v->rw);
 		vault_secret_deny(v, NULL, denied, cap, NULL, 0, ip, "Vault is locked");
 		return VAULT_LOCKED;
+	}
+	/* The registry row's MAC, judged under the keys this operation uses. */
+	if ((err = vault_token_recheck(v, *k, cap)) != VAULT_OK) {
+		pthread_rwlock_unlock(&v->rw);
+		return err;
 	}
 	if (!token_allows(cap, name, len, perm)) {
 		vault_secret_deny(v, *k, denied, cap, name, len, ip, "Access denied");
@@ -247,6 +254,10 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 		vault_secret_deny(v, NULL, "secrets.list.denied", cap, NULL, 0, ip,
 				  "Vault is locked");
 		return VAULT_LOCKED;
+	}
+	if ((err = vault_token_recheck(v, c.k, cap)) != VAULT_OK) {
+		pthread_rwlock_unlock(&v->rw);
+		return err;
 	}
 	if (!(cap->perms & TOKEN_PERM_READ)) {
 		vault_secret_deny(v, c.k, "secrets.list.denied", cap, NULL, 0, ip, "Access denied");

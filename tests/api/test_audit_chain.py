@@ -146,6 +146,10 @@ def test_existing_database_sealed_after_upgrade():
             con.execute("ALTER TABLE audit DROP COLUMN mac")
             con.execute("ALTER TABLE audit DROP COLUMN hv")
             con.execute("DELETE FROM meta WHERE k='audit_head'")
+            # and without the registry columns of v4
+            con.execute("DROP INDEX tokens_hash")
+            for col in ("token_hash", "revoked_by", "pending", "mac"):
+                con.execute("ALTER TABLE tokens DROP COLUMN " + col)
             con.execute("PRAGMA user_version=2")
             rechain(con, 1)  # old formula: SHA-256(prev | entry)
         body = verify(v)

@@ -15,6 +15,8 @@
 #include "util.h"
 #include "vault.h"
 
+static int pct_decode(char *s, size_t *outlen);
+
 static void h_health(struct vault *v, const struct config *cfg, const struct api_req *req,
 		     struct api_resp *resp)
 {
@@ -295,6 +297,7 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 			 struct api_resp *resp)
 {
 	const char *rev = req->query_include_revoked, *user = req->query_user;
+	char ubuf[3 * 255 + 1];
 	long long after = 0;
 	json_t *out = NULL;
 	int limit;
@@ -309,9 +312,15 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 		api_fail(resp, API_BAD_BODY, "includeRevoked: must be true or false");
 		return;
 	}
-	if (user != NULL && (user[0] == '\0' || strlen(user) > 255)) {
-		api_fail(resp, API_BAD_BODY, "userId: must be 1-255 bytes");
-		return;
+	if (user != NULL) { /* the HTTP layer leaves query values encoded */
+		size_t n = strlen(user);
+		if (n < sizeof(ubuf))
+			memcpy(ubuf, user, n + 1);
+		if (n == 0 || n >= sizeof(ubuf) || pct_decode(ubuf, &n) != 0 || n == 0 || n > 255) {
+			api_fail(resp, API_BAD_BODY, "userId: must be 1-255 bytes");
+			return;
+		}
+		user = ubuf;
 	}
 	if (req->query_cursor != NULL) {
 		char *end;

@@ -62,13 +62,17 @@ static void test_new_store_has_current_schema(void **state)
 			 1);
 }
 
+static int digest_is_dg(void *ctx, const struct store_token_row *r)
+{
+	(void)ctx;
+	return memcmp(r->digest, dg, 32) == 0;
+}
+
 static void test_migrates_v1(void **state)
 {
 	struct store_tmp *t = *state;
-	struct store_token tok = {"t1", "u", 1, 2, "s", 1, dg};
-	unsigned char got[32];
-	int revoked = -1;
-	int64_t exp = 0;
+	struct store_token tok = {"t1", "u", 1, 2, "s", 1, dg, dg, dg};
+	int fnrc = -1;
 	struct store_tx *tx;
 	struct store *st;
 	char sql[1024];
@@ -83,8 +87,8 @@ static void test_migrates_v1(void **state)
 	tx = store_tx_begin(st, 1);
 	assert_non_null(tx);
 	assert_int_equal(store_token_put(tx, &tok), 0);
-	assert_int_equal(store_token_get(tx, "t1", &revoked, &exp, got), 0);
-	assert_memory_equal(got, dg, 32);
+	assert_int_equal(store_token_get(tx, "t1", NULL, digest_is_dg, NULL, &fnrc), 0);
+	assert_int_equal(fnrc, 1);
 	assert_int_equal(store_tx_commit(tx), 0);
 	store_close(st);
 	assert_int_equal(store_tmp_int(t->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -160,6 +164,81 @@ static void test_corrupt_header_refused(void **state)
 	assert_null(store_open(t->dir));
 }
 
+/* Objects this build does not create are refused at open, the file is
+ * left as it was, and a clean file still opens. */
+static void test_unexpected_objects_refused(void **state)
+{
+	static const char *const plants[] = {
+	    "CREATE TRIGGER noop BEFORE UPDATE OF revoked_at ON tokens BEGIN"
+	    " SELECT RAISE(IGNORE); END;",
+	    "CREATE VIEW v AS SELECT * FROM tokens;",
+	    "CREATE TABLE extra(x);",
+	    "CREATE INDEX extra_i ON tokens(expires_at);",
+	    "DROP INDEX tokens_user;",
+	};
+	struct store_tmp *t = *state;
+	struct store *st;
+
+	for (size_t i = 0; i < sizeof(plants) / sizeof(plants[0]); i++) {
+		char undo[128];
+		st = store_open(t->dir);
+		assert_non_null(st);
+		store_close(st);
+		store_tmp_sql(t->db, plants[i]);
+		assert_null(store_open(t->dir));
+		assert_int_equal(store_tmp_int(t->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+		snprintf(undo, sizeof(undo), "%s",
+			 i == 0	  ? "DROP TRIGGER noop"
+			 : i == 1 ? "DROP VIEW v"
+			 : i == 2 ? "DROP TABLE extra"
+			 : i == 3 ? "DROP INDEX extra_i"
+				  : "CREATE INDEX tokens_user ON tokens(user_id, issued_at)");
+		store_tmp_sql(t->db, undo);
+	}
+	st = store_open(t->dir);
+	assert_non_null(st);
+	store_close(st);
+}
+
+/* A column redefined behind our back (same names) is refused too. */
+static void test_changed_column_refused(void **state)
+{
+	struct store_tmp *t = *state;
+	struct store *st = store_open(t->dir);
+
+	assert_non_null(st);
+	store_close(st);
+	store_tmp_sql(t->db, "PRAGMA writable_schema=ON;"
+			     "UPDATE sqlite_master SET sql = replace(sql, 'revoked_at INTEGER',"
+			     " 'revoked_at INTEGER DEFAULT 1') WHERE name = 'tokens';");
+	assert_null(store_open(t->dir));
+}
+
+/* Rows from before the registry had MACs are revoked by the upgrade. */
+static void test_v2_tokens_revoked_by_upgrade(void **state)
+{
+	struct store_tmp *t = *state;
+	struct store *st;
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+		 "%sALTER TABLE tokens ADD COLUMN digest BLOB;"
+		 "INSERT INTO tokens VALUES('old', 'u', 1, 9e15, NULL, x'00', x'00');"
+		 "INSERT INTO tokens VALUES('gone', 'u', 1, 9e15, 5, x'00', x'00');"
+		 "PRAGMA user_version=2;",
+		 schema_v1);
+	store_tmp_sql(t->db, sql);
+	st = store_open(t->dir);
+	assert_non_null(st);
+	store_close(st);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL"),
+			 0);
+	assert_int_equal(store_tmp_int(t->db, "SELECT revoked_at FROM tokens WHERE id = 'gone'"), 5);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM tokens WHERE"
+					      " revoked_by = 'upgrade' AND id = 'old'"),
+			 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +248,9 @@ int main(void)
 	    store_tmp_test(test_reopen_and_open_twice),
 	    store_tmp_test(test_newer_schema_refused),
 	    store_tmp_test(test_corrupt_header_refused),
+	    store_tmp_test(test_unexpected_objects_refused),
+	    store_tmp_test(test_changed_column_refused),
+	    store_tmp_test(test_v2_tokens_revoked_by_upgrade),
 	};
 
 	return cmocka_run_group_tests_name("store_schema", tests, NULL, NULL);

@@ -90,50 +90,11 @@ static void test_secrets(void **state)
 	store_close(st);
 }
 
-static void test_tokens(void **state)
-{
-	struct store_tx *tx;
-	struct store_tmp *t = *state;
-	struct store *st = store_open(t->dir);
-	static const unsigned char dg[32] = "0123456789abcdef0123456789abcde";
-	struct store_token a = {"t1", "alice", 1000, 5000000, "s", 1, dg};
-	struct store_token b = {"t2", "alice", 2000, 6000000, "s", 1, dg};
-	struct store_token c = {"t3", "bob", 2000, 6000000, "s", 1, dg};
-	unsigned char got[32];
-	int revoked = 0;
-	int64_t exp = 0;
-
-	assert_non_null(st);
-	tx = store_tx_begin(st, 1);
-	assert_non_null(tx);
-	assert_int_equal(store_token_put(tx, &a), 0);
-	assert_int_equal(store_token_put(tx, &b), 0);
-	assert_int_equal(store_token_put(tx, &c), 0);
-	assert_int_equal(store_token_put(tx, &c), -1); /* duplicate id */
-	assert_int_equal(store_token_count_since(tx, "alice", 1500), 1);
-	assert_int_equal(store_token_revoke(tx, "t1", 3000), 1);
-	assert_int_equal(store_token_revoke(tx, "t1", 3000), 0);
-	assert_int_equal(store_token_revoke_user(tx, "alice", 3000), 1);
-	assert_int_equal(store_token_get(tx, "t2", &revoked, &exp, got), 0);
-	assert_true(revoked);
-	assert_int_equal(exp, 6000000);
-	assert_memory_equal(got, dg, 32);
-	assert_int_equal(store_token_get(tx, "t3", &revoked, &exp, got), 0);
-	assert_false(revoked);
-	assert_int_equal(store_token_get(tx, "nope", &revoked, &exp, got), 1);
-	/* Purge drops rows an hour past expiry. */
-	assert_int_equal(store_token_purge(tx, 5000000 + 3600000 + 1), 1);
-	assert_int_equal(store_token_get(tx, "t1", &revoked, &exp, got), 1);
-	assert_int_equal(store_tx_commit(tx), 0);
-	store_close(st);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    store_tmp_test(test_meta_and_reopen),
 	    store_tmp_test(test_secrets),
-	    store_tmp_test(test_tokens),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -33,10 +33,10 @@ def test_issue_validation():
     with Vault() as v:
         v.init_unlock()
         for bad in ({}, {"userId": ""}, {"userId": 5},
-                    {"userId": "u", "permissions": ["admin"]},
+                    {"userId": "u", "permissions": ["root"]},
                     {"userId": "u", "permissions": "read"},
                     {"userId": "u", "allowedSecrets": []},
-                    {"userId": "u", "allowedSecrets": ["bad name"]},
+                    {"userId": "u", "allowedSecrets": ["x" * 256]},
                     {"userId": "u", "allowedSecrets": [7]}):
             expect(v.mgmt("POST", "/tokens", bad), 400)
         for ttl in (59, 2592001, -1, 3.5, "60"):

@@ -19,7 +19,7 @@ ALL_PATHS = ["/health", "/init", "/import", "/export", "/unlock", "/lock", "/ext
              "/audit/secret/k", "/secrets", "/secrets/k"]
 VALID = {("GET", "/health"), ("POST", "/init"), ("POST", "/import"), ("GET", "/export"),
          ("POST", "/unlock"), ("POST", "/lock"), ("POST", "/extend"), ("GET", "/status"),
-         ("POST", "/tokens"), ("DELETE", "/tokens/x"), ("DELETE", "/tokens/user/x"),
+         ("POST", "/tokens"), ("GET", "/tokens"), ("DELETE", "/tokens/x"), ("DELETE", "/tokens/user/x"),
          ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/audit/secret/k"),
          ("GET", "/secrets"), ("GET", "/secrets/k"), ("POST", "/secrets/k"),
          ("DELETE", "/secrets/k")}

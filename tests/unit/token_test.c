@@ -72,7 +72,7 @@ static void test_bad_shapes(void **state)
 	    "{}",
 	    "[]",
 	    "{\"id\":\"x\",\"groupId\":\"g\",\"userId\":\"u\",\"allowedSecrets\":[\"*\"],"
-	    "\"permissions\":[\"admin\"],\"expiresAt\":1}",
+	    "\"permissions\":[\"root\"],\"expiresAt\":1}",
 	    "{\"id\":\"x\",\"groupId\":\"g\",\"userId\":\"u\",\"allowedSecrets\":[1],"
 	    "\"permissions\":[\"read\"],\"expiresAt\":1}",
 	    "{\"id\":\"x\",\"groupId\":\"g\",\"userId\":\"u\",\"allowedSecrets\":[\"*\"],"
@@ -122,6 +122,34 @@ static void test_scope(void **state)
 	json_decref(p);
 }
 
+/* "admin" verifies (as the original issues it) and grants nothing; scope
+ * entries no name can equal match nothing; a '*' suffix stays a prefix. */
+static void test_admin_and_odd_scopes(void **state)
+{
+	json_t *p = json_pack("{s:s,s:s,s:s,s:[s,s,s,s],s:[s],s:I}", "id", "i", "groupId", "g",
+			      "userId", "u", "allowedSecrets", "db/pass", "*a", "a b", "x/*",
+			      "permissions", "admin", "expiresAt", (json_int_t)1);
+	char *tok = token_sign(key, 32, p);
+	struct cap *c = token_verify(key, 32, tok, strlen(tok));
+
+	(void)state;
+	assert_int_equal(token_perm("admin"), TOKEN_PERM_ADMIN);
+	assert_int_equal(token_perm("root"), 0);
+	assert_non_null(c);
+	assert_int_equal(c->perms, TOKEN_PERM_ADMIN);
+	assert_false(token_allows(c, "a", 1, TOKEN_PERM_ADMIN));
+	assert_false(token_in_scope(c, "db", 2));
+	assert_false(token_in_scope(c, "pass", 4));
+	assert_false(token_in_scope(c, "a", 1));
+	assert_false(token_in_scope(c, "x.y", 3));
+	/* The exact texts themselves, were they valid names, would match. */
+	assert_true(token_in_scope(c, "*a", 2));
+	assert_true(token_in_scope(c, "x/y", 3));
+	token_cap_free(c);
+	free(tok);
+	json_decref(p);
+}
+
 static void test_verify_cache(void **state)
 {
 	struct token_cache *tc = token_cache_new(1); /* every token collides */
@@ -159,7 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_verify),	 cmocka_unit_test(test_escalation_needs_resign),
 	    cmocka_unit_test(test_bad_shapes),	 cmocka_unit_test(test_scope),
-	    cmocka_unit_test(test_verify_cache),
+	    cmocka_unit_test(test_verify_cache),   cmocka_unit_test(test_admin_and_odd_scopes),
 	};
 
 	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);

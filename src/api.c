@@ -73,8 +73,8 @@ static const enum api_err api_from_vault[VAULT_ERR_COUNT] = {
     [VAULT_INTERNAL] = API_INTERNAL,
     [VAULT_AUDIT_FAILED] = API_AUDIT_FAILED,
     [VAULT_STORE_FAILED] = API_STORE_FAILED,
-    [VAULT_TOKEN_NOT_FOUND] = API_TOKEN_NOT_FOUND,
-    [VAULT_TOKEN_TOO_LARGE] = API_TOKEN_TOO_LARGE,
+    [VAULT_NO_TOKEN] = API_TOKEN_NOT_FOUND,
+    [VAULT_TOKEN_SIZE] = API_TOKEN_TOO_LARGE,
 };
 
 enum api_err api_vault_err(enum vault_err e)

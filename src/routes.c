@@ -188,7 +188,8 @@ static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 	{
 		size_t n = json_string_length(e);
 		if (!json_is_string(e) || n == 0 || n > 255) {
-			fail_field(resp, "allowedSecrets", "Each entry must be a string of 1-255 bytes");
+			fail_field(resp, "allowedSecrets",
+				   "Each entry must be a string of 1-255 bytes");
 			return NULL;
 		}
 	}
@@ -266,9 +267,9 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_decref(perms);
 	if (err != VAULT_OK) {
 		api_fail(resp, api_vault_err(err),
-			 err == VAULT_TOKEN_TOO_LARGE ? "allowedSecrets: the token would exceed "
-							"16384 bytes; name fewer secrets"
-						      : NULL);
+			 err == VAULT_TOKEN_SIZE ? "allowedSecrets: the token would exceed "
+						   "16384 bytes; name fewer secrets"
+						 : NULL);
 		if (err == VAULT_TOKEN_LIMIT)
 			resp->retry_after = 3600;
 		return;
@@ -330,8 +331,8 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 			return;
 		}
 	}
-	err = vault_token_list(v, user, rev != NULL && strcmp(rev, "true") == 0, after, limit,
-			       &out);
+	err =
+	    vault_token_list(v, user, rev != NULL && strcmp(rev, "true") == 0, after, limit, &out);
 	if (err != VAULT_OK)
 		api_fail(resp, api_vault_err(err), NULL);
 	else

@@ -138,8 +138,8 @@ int store_blob_dup(sqlite3_stmt *s, int col, unsigned char **out, size_t *len);
 int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s);
 
 /* store_token.c: the columns every registry read selects, in order. */
-#define STORE_TOKEN_COLS                                                                       \
-	"rowid, id, user_id, issued_at, expires_at, revoked_at, revoked_by, pending, scope, "    \
+#define STORE_TOKEN_COLS                                                                           \
+	"rowid, id, user_id, issued_at, expires_at, revoked_at, revoked_by, pending, scope, "      \
 	"digest, token_hash, mac"
 
 /* store_schema.c: creates or migrates the schema on the writer connection;

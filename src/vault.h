@@ -50,7 +50,7 @@ enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *a
  * *cap is owned by the caller (token_cap_free). */
 enum vault_err vault_token_check(struct vault *v, const char *tok, size_t len, struct cap **cap);
 /* key: a token id, or the lowercase hex SHA-256 of the whole token (what
- * the original's management server sends). VAULT_TOKEN_NOT_FOUND when it
+ * the original's management server sends). VAULT_NO_TOKEN when it
  * names no token; revoking a revoked token again succeeds. Works locked. */
 enum vault_err vault_token_revoke(struct vault *v, const char *key, const struct vault_actor *who);
 enum vault_err vault_token_revoke_user(struct vault *v, const char *user_id,

@@ -23,8 +23,8 @@ enum vault_err {
 	VAULT_INTERNAL,	     /* out of memory, a crypto primitive failed */
 	VAULT_AUDIT_FAILED,  /* the audit entry could not be made durable */
 	VAULT_STORE_FAILED,  /* the store could not read or commit */
-	VAULT_TOKEN_NOT_FOUND, /* a revocation names no token (id or hash) */
-	VAULT_TOKEN_TOO_LARGE, /* the token would be longer than a check accepts */
+	VAULT_NO_TOKEN,	     /* a revocation names no token (id or hash) */
+	VAULT_TOKEN_SIZE,    /* the token would be longer than a check accepts */
 	VAULT_ERR_COUNT
 };
 

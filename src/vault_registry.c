@@ -49,7 +49,7 @@ int vault_registry_mac(const struct vault_keys *k, const struct store_token *t, 
 enum vault_reg vault_registry_judge(const struct vault_keys *k, const struct store_token_row *r,
 				    const char **why)
 {
-	struct store_token t = {r->id,	      r->user_id, r->issued_at,	  r->expires_at, r->scope,
+	struct store_token t = {r->id,	      r->user_id, r->issued_at,	 r->expires_at, r->scope,
 				r->scope_len, r->digest,  r->token_hash, NULL};
 	unsigned char m[CRYPTO_HASH_LEN];
 
@@ -104,13 +104,13 @@ struct vault_reg_seal {
 	struct {
 		char id[STORE_TOKEN_ID_MAX + 1];
 		unsigned char mac[CRYPTO_HASH_LEN];
-	} *rows;
+	} * rows;
 };
 
 static int vault_registry_seal_row(void *arg, const struct store_token_row *r)
 {
 	struct vault_reg_seal *c = arg;
-	struct store_token t = {r->id,	      r->user_id, r->issued_at,	  r->expires_at, r->scope,
+	struct store_token t = {r->id,	      r->user_id, r->issued_at,	 r->expires_at, r->scope,
 				r->scope_len, r->digest,  r->token_hash, NULL};
 	const char *why = NULL;
 

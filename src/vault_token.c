@@ -94,7 +94,7 @@ enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *a
 		goto done;
 	/* Never issue what the check (and the HTTP layer) would refuse. */
 	if (strlen(tok) > TOKEN_MAX_LEN) {
-		err = VAULT_TOKEN_TOO_LARGE;
+		err = VAULT_TOKEN_SIZE;
 		goto done;
 	}
 	if (crypto_sha256(tok, strcspn(tok, "."), digest) != 0 ||
@@ -272,7 +272,7 @@ static enum vault_err vault_token_revoke_tx(struct vault *v, const struct vault_
 	}
 	r = store_tx_commit(tx) == 0 ? r : -1;
 	regcache_clear(v->tokens);
-	return r < 0 ? VAULT_STORE_FAILED : r == 1 ? VAULT_TOKEN_NOT_FOUND : VAULT_OK;
+	return r < 0 ? VAULT_STORE_FAILED : r == 1 ? VAULT_NO_TOKEN : VAULT_OK;
 }
 
 enum vault_err vault_token_revoke(struct vault *v, const char *key, const struct vault_actor *who)

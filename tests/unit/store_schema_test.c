@@ -231,9 +231,10 @@ static void test_v2_tokens_revoked_by_upgrade(void **state)
 	st = store_open(t->dir);
 	assert_non_null(st);
 	store_close(st);
-	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL"),
-			 0);
-	assert_int_equal(store_tmp_int(t->db, "SELECT revoked_at FROM tokens WHERE id = 'gone'"), 5);
+	assert_int_equal(
+	    store_tmp_int(t->db, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL"), 0);
+	assert_int_equal(store_tmp_int(t->db, "SELECT revoked_at FROM tokens WHERE id = 'gone'"),
+			 5);
 	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM tokens WHERE"
 					      " revoked_by = 'upgrade' AND id = 'old'"),
 			 1);

@@ -187,7 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_verify),	 cmocka_unit_test(test_escalation_needs_resign),
 	    cmocka_unit_test(test_bad_shapes),	 cmocka_unit_test(test_scope),
-	    cmocka_unit_test(test_verify_cache),   cmocka_unit_test(test_admin_and_odd_scopes),
+	    cmocka_unit_test(test_verify_cache), cmocka_unit_test(test_admin_and_odd_scopes),
 	};
 
 	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);

@@ -42,7 +42,7 @@ static const struct {
     [API_STORE_FAILED] = {503, "Storage unavailable", "STORE_UNAVAILABLE"},
     [API_BAD_CURSOR] = {400, "after must be a sequence number (0 or more)", NULL},
     [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
-    [API_TOKEN_TOO_LARGE] = {400, "Invalid request body", "TOKEN_TOO_LARGE"},
+    [API_TOKEN_TOO_LARGE] = {400, "Token would be too large", "TOKEN_TOO_LARGE"},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }

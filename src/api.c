@@ -43,6 +43,7 @@ static const struct {
     [API_BAD_CURSOR] = {400, "after must be a sequence number (0 or more)", NULL},
     [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
     [API_TOKEN_TOO_LARGE] = {400, "Token would be too large", "TOKEN_TOO_LARGE"},
+    [API_MIGRATE_REFUSED] = {422, "Imported vault cannot be migrated", "MIGRATION_REFUSED"},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }
@@ -75,6 +76,7 @@ static const enum api_err api_from_vault[VAULT_ERR_COUNT] = {
     [VAULT_STORE_FAILED] = API_STORE_FAILED,
     [VAULT_NO_TOKEN] = API_TOKEN_NOT_FOUND,
     [VAULT_TOKEN_SIZE] = API_TOKEN_TOO_LARGE,
+    [VAULT_BAD_LEGACY] = API_MIGRATE_REFUSED,
 };
 
 enum api_err api_vault_err(enum vault_err e)

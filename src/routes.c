@@ -111,7 +111,8 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 	}
 	err = vault_unlock(v, json_string_value(pw), json_string_length(pw), &who, &count, &retry);
 	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err), NULL);
+		api_fail(resp, api_vault_err(err),
+			 err == VAULT_BAD_LEGACY ? vault_migrate_why() : NULL);
 		resp->retry_after = err == VAULT_KDF_BUSY ? 1 : retry;
 		return;
 	}

@@ -377,7 +377,54 @@ struct vault_unlock_meta {
 	unsigned char *wrapped, *legacy;
 	size_t wlen, llen;
 	int rw, rl;
+	/* set when the stored kdf is weaker than configured: the root key is
+	 * re-wrapped under nkek (secure heap), derived with nkdf and nsalt */
+	struct crypto_kdf nkdf;
+	unsigned char nsalt[CRYPTO_KDF_SALT_LEN], *nkek;
 };
+
+/* Derives a KEK with the configured parameters when the stored ones are
+ * weaker (an import keeps its document's); best effort: without it the
+ * unlock goes on and the next one tries again. */
+static void vault_unlock_upgrade(struct vault *v, struct vault_unlock_meta *m, const char *pw,
+				 size_t pwlen)
+{
+	m->nkdf = (struct crypto_kdf){v->cfg->kdf_memory, v->cfg->kdf_iterations,
+				      v->cfg->kdf_parallelism};
+	if (m->kdf.memory_kib >= m->nkdf.memory_kib && m->kdf.iterations >= m->nkdf.iterations)
+		return;
+	m->nkek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (m->nkek == NULL || crypto_random(m->nsalt, sizeof(m->nsalt)) != 0 ||
+	    vault_kdf_run(v, &m->nkdf, m->nsalt, pw, pwlen, m->nkek) != VAULT_OK) {
+		log_warn("%s: kdf not re-derived this time", __func__);
+		crypto_secure_free(m->nkek, CRYPTO_KEY_LEN);
+		m->nkek = NULL;
+	}
+}
+
+/* In the unlock transaction, with k->root open: stores the root key wrapped
+ * under m->nkek and the new kdf, and makes nkek the session's KEK. */
+static enum vault_err vault_unlock_rewrap(struct store_tx *tx, struct vault_keys *k,
+					  const struct vault_unlock_meta *m)
+{
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	json_t *kj = vault_kdf_json(&m->nkdf, m->nsalt);
+	char *text = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
+	enum vault_err err = VAULT_INTERNAL;
+
+	if (text != NULL && crypto_seal(m->nkek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1,
+					k->root, CRYPTO_KEY_LEN, wrapped) == 0) {
+		err = store_meta_put(tx, "kdf", text, strlen(text)) != 0 ||
+			      store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0
+			  ? VAULT_STORE_FAILED
+			  : VAULT_OK;
+		if (err == VAULT_OK)
+			memcpy(k->kek, m->nkek, CRYPTO_KEY_LEN);
+	}
+	crypto_wipe_free(text);
+	json_decref(kj);
+	return err;
+}
 
 static enum vault_err vault_unlock_read(struct vault *v, struct vault_unlock_meta *m)
 {
@@ -404,6 +451,7 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 {
 	struct vault_keys *k = *kp;
 	struct store_tx *tx;
+	const char *why = NULL;
 	enum vault_err err = VAULT_OK;
 
 	pthread_rwlock_wrlock(&v->rw);
@@ -412,7 +460,8 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 		return VAULT_STORE_FAILED;
 	}
 	if (m->rw != 0)
-		err = vault_ocmt_migrate(tx, k, (const char *)m->legacy, m->llen, secret_count);
+		err = vault_ocmt_migrate(tx, k, (const char *)m->legacy, m->llen,
+					 v->cfg->max_value, secret_count, &why);
 	else if (m->wlen != VAULT_WRAPPED_LEN ||
 		 crypto_open(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, m->wrapped,
 			     m->wlen, k->root) != 0)
@@ -422,6 +471,8 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 	/* Revocations made while locked get their revoked MAC now. */
 	if (err == VAULT_OK && vault_registry_seal(v, tx, k) != 0)
 		err = VAULT_STORE_FAILED;
+	if (err == VAULT_OK && m->nkek != NULL)
+		err = vault_unlock_rewrap(tx, k, m);
 	if (err == VAULT_OK) {
 		/* The new keys seal what was written while locked (and, after an
 		 * upgrade, every older entry), then the unlock's own entry. */
@@ -474,12 +525,14 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	err = vault_kdf_run(v, &m.kdf, m.salt, pw, pwlen, k->kek);
 	if (err != VAULT_OK)
 		goto done;
+	vault_unlock_upgrade(v, &m, pw, pwlen);
 	err = vault_unlock_commit(v, &m, &k, &ev, secret_count);
-	if (err == VAULT_BAD_PASSWORD) {
+	if (err == VAULT_BAD_PASSWORD || err == VAULT_BAD_LEGACY) {
 		struct vault_audit_ev fail = {
 		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL,
-		    "Invalid password",	   0,	    NULL};
-		ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
+		    err == VAULT_BAD_LEGACY ? "Migration refused" : "Invalid password", 0, NULL};
+		if (err == VAULT_BAD_PASSWORD)
+			ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);
 	} else if (err == VAULT_OK) {
 		ratelimit_clear(v->unlock_rl, who->ip);
@@ -489,6 +542,7 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	}
 done:
 	crypto_secure_free(k, sizeof(*k));
+	crypto_secure_free(m.nkek, CRYPTO_KEY_LEN);
 	free(m.wrapped);
 	free(m.legacy);
 	crypto_scrub_stack();

@@ -39,6 +39,9 @@ enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 			    const struct vault_actor *who, long long *secret_count,
 			    unsigned *retry_after);
+/* After VAULT_BAD_LEGACY on this thread: which entry or field of the
+ * imported ocmt-v1 vault could not migrate (thread-local text). */
+const char *vault_migrate_why(void);
 enum vault_err vault_lock(struct vault *v, const struct vault_actor *who);
 enum vault_err vault_extend(struct vault *v, unsigned *expires_in);
 

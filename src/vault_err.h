@@ -25,6 +25,7 @@ enum vault_err {
 	VAULT_STORE_FAILED,  /* the store could not read or commit */
 	VAULT_NO_TOKEN,	     /* a revocation names no token (id or hash) */
 	VAULT_TOKEN_SIZE,    /* the token would be longer than a check accepts */
+	VAULT_BAD_LEGACY,    /* an imported ocmt-v1 vault that cannot migrate whole */
 	VAULT_ERR_COUNT
 };
 

@@ -156,32 +156,80 @@ enum vault_err vault_export(struct vault *v, int legacy, const struct vault_acto
 
 /* ---- import ---- */
 
-static int vault_import_record_ok(json_t *r)
+/* Record versions an import accepts: a write adds one to the version, and
+ * a JSON number above 2^53 - 1 does not survive every reader. */
+#define VAULT_IMPORT_VERSION_MAX (((json_int_t)1 << 53) - 1)
+
+/* Checks records[i]; its id goes to id. 0, or -1 with *why set. */
+static int vault_import_record_ok(json_t *r, size_t i, unsigned char *id, const char **why)
 {
-	json_t *id = json_object_get(r, "id"), *ver = json_object_get(r, "version");
+	json_t *hex = json_object_get(r, "id"), *ver = json_object_get(r, "version");
 	json_t *s = json_object_get(r, "sealed");
-	unsigned char idbuf[CRYPTO_HASH_LEN], *blob;
+	unsigned char *blob;
 	size_t n = 0;
 	int ok;
 
-	if (!json_is_string(id) || json_string_length(id) != 2 * CRYPTO_HASH_LEN ||
-	    enc_hex_decode(json_string_value(id), 2 * CRYPTO_HASH_LEN, idbuf) != 0 ||
-	    !json_is_integer(ver) || json_integer_value(ver) < 1 || !json_is_string(s))
-		return 0;
-	blob = malloc(json_string_length(s) / 4 * 3 + 3);
+	if (!json_is_string(hex) || json_string_length(hex) != 2 * CRYPTO_HASH_LEN ||
+	    enc_hex_decode(json_string_value(hex), 2 * CRYPTO_HASH_LEN, id) != 0) {
+		*why = vault_whyf("records[%zu]: id must be %d hex digits", i, 2 * CRYPTO_HASH_LEN);
+		return -1;
+	}
+	if (!json_is_integer(ver) || json_integer_value(ver) < 1 ||
+	    json_integer_value(ver) > VAULT_IMPORT_VERSION_MAX) {
+		*why = vault_whyf("records[%zu]: version must be an integer from 1 to 2^53-1", i);
+		return -1;
+	}
+	blob = json_is_string(s) ? malloc(json_string_length(s) / 4 * 3 + 3) : NULL;
 	ok = blob != NULL &&
 	     enc_b64_decode(json_string_value(s), json_string_length(s), blob, &n, 0) == 0 &&
 	     n >= CRYPTO_SEAL_OVERHEAD;
 	free(blob);
-	return ok;
+	if (!ok)
+		*why = vault_whyf("records[%zu]: sealed must be a sealed record in base64", i);
+	return ok ? 0 : -1;
+}
+
+static int vault_import_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CRYPTO_HASH_LEN);
+}
+
+/* Every record well formed, and no id twice (one would silently replace
+ * the other). 0, or -1 with *why set. */
+static int vault_import_records_ok(json_t *recs, const char **why)
+{
+	size_t i, n = json_array_size(recs);
+	unsigned char *ids = malloc(n ? n * CRYPTO_HASH_LEN : 1);
+	json_t *r;
+	int rc = 0;
+
+	if (ids == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	json_array_foreach(recs, i, r)
+	{
+		if ((rc = vault_import_record_ok(r, i, ids + i * CRYPTO_HASH_LEN, why)) != 0)
+			break;
+	}
+	if (rc == 0 && n > 1) {
+		qsort(ids, n, CRYPTO_HASH_LEN, vault_import_id_cmp);
+		for (i = 1; i < n && rc == 0; i++) {
+			if (memcmp(ids + (i - 1) * CRYPTO_HASH_LEN, ids + i * CRYPTO_HASH_LEN,
+				   CRYPTO_HASH_LEN) == 0) {
+				*why = "records: the same id appears twice";
+				rc = -1;
+			}
+		}
+	}
+	free(ids);
+	return rc;
 }
 
 static int vault_import_check_native(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt,
 				     unsigned char *wrapped, const char **why)
 {
 	json_t *root = json_object_get(doc, "rootKey"), *recs = json_object_get(doc, "records");
-	json_t *r;
-	size_t i;
 	int rc;
 
 	if (!json_is_integer(json_object_get(doc, "version")) ||
@@ -203,14 +251,7 @@ static int vault_import_check_native(json_t *doc, struct crypto_kdf *kdf, unsign
 		*why = "records is malformed";
 		return -1;
 	}
-	json_array_foreach(recs, i, r)
-	{
-		if (!vault_import_record_ok(r)) {
-			*why = "a record is malformed";
-			return -1;
-		}
-	}
-	return 0;
+	return vault_import_records_ok(recs, why);
 }
 
 static int vault_import_records(struct store_tx *tx, json_t *recs)

@@ -242,10 +242,39 @@ int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t want);
 
 /* ---- vault_ocmt.c: the original's ocmt-v1 format ---- */
 
+/* Formats why a document was refused into this thread's buffer and returns
+ * it (valid until the thread's next call). */
+const char *vault_whyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A v1 document's encryption fields, each length checked before it was
+ * decoded into its buffer. */
+struct vault_ocmt_env {
+	unsigned char nonce[CRYPTO_NONCE_LEN];
+	unsigned char tag[CRYPTO_TAG_LEN];
+	unsigned char *ct; /* malloc'd, ctlen > 0 bytes */
+	size_t ctlen;
+};
+/* Parses doc's "encryption" and "ciphertext": 0, or -1 with *why set. */
+int vault_ocmt_env_parse(json_t *doc, struct vault_ocmt_env *e, const char **why);
+void vault_ocmt_env_clear(struct vault_ocmt_env *e);
+/* Checks a decrypted v1 plaintext: its "secrets" object (a new reference)
+ * if every entry can migrate, else NULL with *why naming the first that
+ * cannot. No key and no store needed. */
+json_t *vault_ocmt_plain_check(const char *pt, size_t len, size_t max_value, const char **why);
+/* Checks a decrypted plaintext, then (only if every entry passed) writes
+ * each as a native record under k in the caller's write transaction:
+ * VAULT_OK with *count, VAULT_BAD_LEGACY with *why (nothing written), or a
+ * store/internal error (the caller rolls back). */
+enum vault_err vault_ocmt_plain_migrate(struct store_tx *tx, const struct vault_keys *k,
+					const char *pt, size_t len, size_t max_value,
+					long long *count, const char **why);
 /* Turns a stored ocmt-v1 document into native records and a new wrapped
- * root key, in the caller's write transaction; k->kek opens it. */
+ * root key, then deletes it, in the caller's write transaction; k->kek opens
+ * it. VAULT_BAD_LEGACY (*why set) when it cannot migrate whole; on any
+ * error the caller rolls back and the document stays. */
 enum vault_err vault_ocmt_migrate(struct store_tx *tx, struct vault_keys *k, const char *legacy,
-				  size_t legacylen, long long *count);
+				  size_t legacylen, size_t max_value, long long *count,
+				  const char **why);
 /* Exports every secret in the original's format, under k->kek. */
 enum vault_err vault_ocmt_export(struct store_tx *tx, const struct vault_keys *k, json_t **out);
 /* Checks an ocmt-v1 document's shape (0, -1 malformed, -2 kdf bounds). */

@@ -1,9 +1,13 @@
 /* vault_ocmt.c: the original's "ocmt-group-vault" v1 format: checking an
- * imported document, migrating it to native records at its first unlock,
- * and exporting in it (readable by the original with the same password).
- * Plaintext exists only in wipe-on-free buffers here, never on disk. */
+ * imported document, migrating it to native records at its first unlock
+ * (every secret or none: nothing is written unless all of them pass), and
+ * exporting in it. Plaintext exists only in wipe-on-free buffers here, never
+ * on disk; no field is copied into a fixed buffer before its length is known. */
 #include "vault_int.h"
 
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +21,64 @@
 #define VAULT_OCMT_ITERATIONS 3
 #define VAULT_OCMT_PARALLELISM 4
 
-int vault_ocmt_check(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt, const char **why)
+/* What the last refused import or migration on this thread was refused for
+ * (errno-like: the API layer reads it right after the call). */
+static _Thread_local char vault_why_buf[256];
+
+const char *vault_whyf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vault_why_buf, sizeof(vault_why_buf), fmt, ap);
+	va_end(ap);
+	return vault_why_buf;
+}
+
+const char *vault_migrate_why(void) { return vault_why_buf; }
+
+void vault_ocmt_env_clear(struct vault_ocmt_env *e)
+{
+	free(e->ct);
+	e->ct = NULL;
+	e->ctlen = 0;
+}
+
+int vault_ocmt_env_parse(json_t *doc, struct vault_ocmt_env *e, const char **why)
 {
 	json_t *enc = json_object_get(doc, "encryption"), *ct = json_object_get(doc, "ciphertext");
-	unsigned char tmp[CRYPTO_TAG_LEN + 3];
+	const char *alg = json_string_value(json_object_get(enc, "algorithm"));
+	size_t len;
+
+	e->ct = NULL;
+	e->ctlen = 0;
+	if (!json_is_object(enc) || alg == NULL || strcmp(alg, "aes-256-gcm") != 0) {
+		*why = "encryption.algorithm must be \"aes-256-gcm\"";
+		return -1;
+	}
+	/* vault_b64_field checks the text's length before decoding a byte */
+	if (vault_b64_field(enc, "nonce", e->nonce, CRYPTO_NONCE_LEN) != 0) {
+		*why = "encryption.nonce must be 12 bytes in base64";
+		return -1;
+	}
+	if (vault_b64_field(enc, "tag", e->tag, CRYPTO_TAG_LEN) != 0) {
+		*why = "encryption.tag must be 16 bytes in base64";
+		return -1;
+	}
+	len = json_string_length(ct);
+	if (!json_is_string(ct) || len == 0 || len % 4 != 0 ||
+	    (e->ct = malloc(len / 4 * 3 + 3)) == NULL ||
+	    enc_b64_decode(json_string_value(ct), len, e->ct, &e->ctlen, 0) != 0 || e->ctlen == 0) {
+		vault_ocmt_env_clear(e);
+		*why = "ciphertext must be non-empty base64";
+		return -1;
+	}
+	return 0;
+}
+
+int vault_ocmt_check(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt, const char **why)
+{
+	struct vault_ocmt_env e;
 	int r;
 
 	if (!json_is_integer(json_object_get(doc, "version")) ||
@@ -33,74 +91,84 @@ int vault_ocmt_check(json_t *doc, struct crypto_kdf *kdf, unsigned char *salt, c
 		*why = r == -2 ? "kdf parameters out of bounds" : "kdf is malformed";
 		return r;
 	}
-	if (!json_is_object(enc) || !json_is_string(json_object_get(enc, "algorithm")) ||
-	    strcmp(json_string_value(json_object_get(enc, "algorithm")), "aes-256-gcm") != 0 ||
-	    vault_b64_field(enc, "nonce", tmp, CRYPTO_NONCE_LEN) != 0 ||
-	    vault_b64_field(enc, "tag", tmp, CRYPTO_TAG_LEN) != 0) {
-		*why = "encryption is malformed";
+	if (vault_ocmt_env_parse(doc, &e, why) != 0)
 		return -1;
-	}
-	if (!json_is_string(ct) || json_string_length(ct) % 4 != 0) {
-		*why = "ciphertext is malformed";
-		return -1;
-	}
+	vault_ocmt_env_clear(&e);
 	return 0;
 }
 
-/* Decrypts a stored ocmt-v1 document under kek into its "secrets" object
- * (a new reference; the plaintext buffer is wiped). */
-static enum vault_err vault_ocmt_open(const unsigned char *kek, const char *legacy,
-				      size_t legacylen, json_t **secrets)
+/* An optional member that must be a string when present. */
+static int vault_ocmt_opt_string(json_t *o, const char *k)
 {
-	json_t *doc = json_loadb(legacy, legacylen, 0, NULL), *enc, *plain = NULL;
-	unsigned char nonce[CRYPTO_NONCE_LEN + 3], tag[CRYPTO_TAG_LEN + 3], *ct = NULL, *pt = NULL;
-	size_t nlen = 0, tlen = 0, ctlen = 0;
-	const char *ctb64;
-	enum vault_err err = VAULT_CORRUPT;
+	json_t *s = json_object_get(o, k);
 
-	enc = json_object_get(doc, "encryption");
-	ctb64 = json_string_value(json_object_get(doc, "ciphertext"));
-	if (!json_is_object(enc) || ctb64 == NULL)
-		goto done;
-	ctlen = strlen(ctb64);
-	ct = malloc(ctlen / 4 * 3 + 3);
-	pt = crypto_wipe_malloc(ctlen / 4 * 3 + 3);
-	if (ct == NULL || pt == NULL ||
-	    enc_b64_decode(json_string_value(json_object_get(enc, "nonce")),
-			   json_string_length(json_object_get(enc, "nonce")), nonce, &nlen,
-			   0) != 0 ||
-	    enc_b64_decode(json_string_value(json_object_get(enc, "tag")),
-			   json_string_length(json_object_get(enc, "tag")), tag, &tlen, 0) != 0 ||
-	    enc_b64_decode(ctb64, ctlen, ct, &ctlen, 0) != 0 || nlen != CRYPTO_NONCE_LEN ||
-	    tlen != CRYPTO_TAG_LEN)
-		goto done;
-	if (crypto_gcm_decrypt(kek, nonce, NULL, 0, ct, ctlen, tag, pt) != 0) {
-		err = VAULT_BAD_PASSWORD;
-		goto done;
-	}
-	plain = json_loadb((const char *)pt, ctlen, JSON_ALLOW_NUL, NULL);
-	*secrets = json_object_get(plain, "secrets");
-	if (*secrets == NULL)
-		*secrets = json_object();
-	else
-		json_incref(*secrets);
-	if (!json_is_object(*secrets)) {
-		json_decref(*secrets);
-		*secrets = NULL;
-		goto done;
-	}
-	err = VAULT_OK;
-done:
-	json_decref(plain);
-	json_decref(doc);
-	free(ct);
-	crypto_wipe_free(pt);
-	return err;
+	return s == NULL || json_is_null(s) || json_is_string(s);
 }
 
-/* Seals one of the original's secrets as a native record, version 1. */
+/* Checks one entry of "secrets"; i counts from 1 of n. */
+static int vault_ocmt_entry_ok(const char *name, size_t len, json_t *val, size_t i, size_t n,
+			       size_t max_value, const char **why)
+{
+	json_t *value = json_object_get(val, "value"), *md = json_object_get(val, "metadata");
+
+	if (!util_valid_name(name, len)) {
+		*why = vault_whyf("secret %zu of %zu: name must match ^[A-Za-z0-9_.-]{1,255}$", i,
+				  n);
+		return 0;
+	}
+	if (!json_is_object(val))
+		*why = vault_whyf("secret %zu of %zu (\"%s\"): must be an object", i, n, name);
+	else if (!json_is_string(value))
+		*why = vault_whyf("secret %zu of %zu (\"%s\"): value must be a string", i, n, name);
+	else if (json_string_length(value) > max_value)
+		*why = vault_whyf("secret %zu of %zu (\"%s\"): value is larger than %zu bytes", i,
+				  n, name, max_value);
+	else if (md != NULL && !json_is_null(md) && !json_is_object(md))
+		*why = vault_whyf("secret %zu of %zu (\"%s\"): metadata must be an object", i, n,
+				  name);
+	else if (!vault_ocmt_opt_string(val, "updatedAt") ||
+		 !vault_ocmt_opt_string(val, "updatedBy"))
+		*why = vault_whyf("secret %zu of %zu (\"%s\"): updatedAt and updatedBy must be "
+				  "strings",
+				  i, n, name);
+	else
+		return 1;
+	return 0;
+}
+
+json_t *vault_ocmt_plain_check(const char *pt, size_t len, size_t max_value, const char **why)
+{
+	json_t *plain = json_loadb(pt, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+	json_t *secrets = json_object_get(plain, "secrets"), *val;
+	const char *name;
+	size_t nlen, i = 0, n;
+
+	if (!json_is_object(plain)) {
+		*why = "the decrypted document is not a JSON object (or repeats a name)";
+		goto bad;
+	}
+	if (!json_is_object(secrets)) {
+		*why = "the decrypted document has no \"secrets\" object";
+		goto bad;
+	}
+	n = json_object_size(secrets);
+	json_object_keylen_foreach(secrets, name, nlen, val)
+	{
+		if (!vault_ocmt_entry_ok(name, nlen, val, ++i, n, max_value, why))
+			goto bad;
+	}
+	json_incref(secrets);
+	json_decref(plain);
+	return secrets;
+bad:
+	json_decref(plain);
+	return NULL;
+}
+
+/* Seals one of the original's secrets (already checked) as a native record,
+ * version 1. */
 static enum vault_err vault_ocmt_put(struct store_tx *tx, const struct vault_keys *k,
-				     const char *name, json_t *val)
+				     const char *name, size_t len, json_t *val)
 {
 	unsigned char id[CRYPTO_HASH_LEN], *rec;
 	json_t *md = json_object_get(val, "metadata"), *r;
@@ -108,52 +176,81 @@ static enum vault_err vault_ocmt_put(struct store_tx *tx, const struct vault_key
 	size_t rlen;
 	int rc;
 
-	if (vault_blind_index(k, name, strlen(name), id) != 0)
+	if (vault_blind_index(k, name, len, id) != 0)
 		return VAULT_INTERNAL;
-	r = json_pack("{s:s,s:O,s:o,s:O,s:O}", "key", name, "value", json_object_get(val, "value"),
-		      "metadata", json_is_object(md) ? json_incref(md) : json_object(), "updatedAt",
+	r = json_pack("{s:s%,s:O,s:o,s:O,s:O}", "key", name, len, "value",
+		      json_object_get(val, "value"), "metadata",
+		      json_is_object(md) ? json_incref(md) : json_object(), "updatedAt",
 		      at ? at : json_null(), "updatedBy", by ? by : json_null());
 	rec = r ? record_seal(k->data, id, 1, r, &rlen) : NULL;
 	json_decref(r);
-	rc = rec != NULL ? store_secret_put(tx, id, 1, rec, rlen) : -1;
+	if (rec == NULL)
+		return VAULT_INTERNAL;
+	rc = store_secret_put(tx, id, 1, rec, rlen);
 	free(rec);
 	return rc == 0 ? VAULT_OK : VAULT_STORE_FAILED;
 }
 
-enum vault_err vault_ocmt_migrate(struct store_tx *tx, struct vault_keys *k, const char *legacy,
-				  size_t legacylen, long long *count)
+enum vault_err vault_ocmt_plain_migrate(struct store_tx *tx, const struct vault_keys *k,
+					const char *pt, size_t len, size_t max_value,
+					long long *count, const char **why)
 {
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	json_t *secrets = NULL, *val;
+	json_t *secrets = vault_ocmt_plain_check(pt, len, max_value, why), *val;
 	const char *name;
-	enum vault_err err;
+	size_t nlen;
+	enum vault_err err = VAULT_OK;
 
-	err = vault_ocmt_open(k->kek, legacy, legacylen, &secrets);
-	if (err != VAULT_OK)
-		return err;
+	if (secrets == NULL)
+		return VAULT_BAD_LEGACY;
+	/* every entry passed: only now is anything written */
+	*count = 0;
+	json_object_keylen_foreach(secrets, name, nlen, val)
+	{
+		if ((err = vault_ocmt_put(tx, k, name, nlen, val)) != VAULT_OK)
+			break;
+		(*count)++;
+	}
+	json_decref(secrets);
+	return err;
+}
+
+enum vault_err vault_ocmt_migrate(struct store_tx *tx, struct vault_keys *k, const char *legacy,
+				  size_t legacylen, size_t max_value, long long *count,
+				  const char **why)
+{
+	json_t *doc = json_loadb(legacy, legacylen, 0, NULL);
+	unsigned char wrapped[VAULT_WRAPPED_LEN], *pt = NULL;
+	struct vault_ocmt_env e = {.ct = NULL};
+	enum vault_err err = VAULT_BAD_LEGACY;
+
+	*why = "the stored document is not JSON";
+	if (doc == NULL || vault_ocmt_env_parse(doc, &e, why) != 0)
+		goto done;
+	if ((pt = crypto_wipe_malloc(e.ctlen)) == NULL) {
+		err = VAULT_INTERNAL;
+		goto done;
+	}
+	if (crypto_gcm_decrypt(k->kek, e.nonce, NULL, 0, e.ct, e.ctlen, e.tag, pt) != 0) {
+		err = VAULT_BAD_PASSWORD;
+		goto done;
+	}
 	if (crypto_random(k->root, CRYPTO_KEY_LEN) != 0 || vault_keys_derive(k) != 0 ||
 	    crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, k->root, CRYPTO_KEY_LEN,
 			wrapped) != 0) {
 		err = VAULT_INTERNAL;
 		goto done;
 	}
-	*count = 0;
-	json_object_foreach(secrets, name, val)
-	{
-		if (!util_valid_name(name, strlen(name)) ||
-		    !json_is_string(json_object_get(val, "value"))) {
-			log_warn("%s: skipped a secret with an invalid name or value", __func__);
-			continue;
-		}
-		if ((err = vault_ocmt_put(tx, k, name, val)) != VAULT_OK)
-			goto done;
-		(*count)++;
-	}
-	if (store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0 ||
-	    store_meta_del(tx, "legacy") != 0)
+	err = vault_ocmt_plain_migrate(tx, k, (const char *)pt, e.ctlen, max_value, count, why);
+	/* the original is deleted in the same transaction, after every secret */
+	if (err == VAULT_OK && (store_meta_put(tx, "root", wrapped, sizeof(wrapped)) != 0 ||
+				store_meta_del(tx, "legacy") != 0))
 		err = VAULT_STORE_FAILED;
 done:
-	json_decref(secrets);
+	if (err == VAULT_BAD_LEGACY && *why != vault_why_buf)
+		vault_whyf("%s", *why); /* for vault_migrate_why() */
+	vault_ocmt_env_clear(&e);
+	crypto_wipe_free(pt);
+	json_decref(doc);
 	return err;
 }
 

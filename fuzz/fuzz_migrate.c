@@ -112,7 +112,8 @@ static char *fuzz_document(const uint8_t *doc, size_t dlen, const uint8_t *pt, s
 	if (d != NULL && doc == NULL)
 		json_object_set_new(d, "encryption",
 				    json_pack("{s:s,s:s,s:s}", "algorithm", "aes-256-gcm", "nonce",
-					      "AAAAAAAAAAAAAAAA", "tag", "AAAAAAAAAAAAAAAAAAAAAA=="));
+					      "AAAAAAAAAAAAAAAA", "tag",
+					      "AAAAAAAAAAAAAAAAAAAAAA=="));
 	json_object_set_new(d, "ciphertext", json_string("AAAA"));
 	*parsed = d != NULL && vault_ocmt_env_parse(d, &e, &why) == 0;
 	if (*parsed) {

@@ -460,8 +460,8 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 		return VAULT_STORE_FAILED;
 	}
 	if (m->rw != 0)
-		err = vault_ocmt_migrate(tx, k, (const char *)m->legacy, m->llen,
-					 v->cfg->max_value, secret_count, &why);
+		err = vault_ocmt_migrate(tx, k, (const char *)m->legacy, m->llen, v->cfg->max_value,
+					 secret_count, &why);
 	else if (m->wlen != VAULT_WRAPPED_LEN ||
 		 crypto_open(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, m->wrapped,
 			     m->wlen, k->root) != 0)
@@ -528,9 +528,10 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 	vault_unlock_upgrade(v, &m, pw, pwlen);
 	err = vault_unlock_commit(v, &m, &k, &ev, secret_count);
 	if (err == VAULT_BAD_PASSWORD || err == VAULT_BAD_LEGACY) {
+		const char *what =
+		    err == VAULT_BAD_LEGACY ? "Migration refused" : "Invalid password";
 		struct vault_audit_ev fail = {
-		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL,
-		    err == VAULT_BAD_LEGACY ? "Migration refused" : "Invalid password", 0, NULL};
+		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL, what, 0, NULL};
 		if (err == VAULT_BAD_PASSWORD)
 			ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);

@@ -17,8 +17,12 @@ const struct config_var config_vars[] = {
     {"SESSION_TTL_SECONDS", "1800", "unlock session length"},
     {"MAX_BODY_BYTES", "1048576", "largest request body (413 beyond)"},
     {"MAX_VALUE_BYTES", "1048576", "largest secret value (413 beyond)"},
-    {"MAX_CONNECTIONS", "256", "concurrent connections"},
+    {"MAX_CONNECTIONS", "256", "connections; beyond, the longest-waiting idle one is closed"},
+    {"MAX_CONNECTIONS_PER_IP", "64", "the same, per client address (IPv6: per /64)"},
     {"CONNECTION_TIMEOUT_SECONDS", "30", "idle connection timeout"},
+    {"HEADER_TIMEOUT_SECONDS", "10", "deadline for a complete request head"},
+    {"BODY_MIN_RATE", "4096", "bytes/s a body must average (its deadline)"},
+    {"STRICT_HTTP", "1", "1: refuse bare LF, NUL and padded request heads"},
     {"THREADS", "0", "HTTP worker threads (0: one per CPU)"},
     {"UNLOCK_MAX_FAILURES", "5", "failed unlocks per client per window (429 beyond)"},
     {"UNLOCK_WINDOW_SECONDS", "900", "window for UNLOCK_MAX_FAILURES"},
@@ -118,7 +122,11 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("MAX_BODY_BYTES", 1024, 64UL << 20, max_body);
 	UINT_VAR("MAX_VALUE_BYTES", 1, 64UL << 20, max_value);
 	UINT_VAR("MAX_CONNECTIONS", 1, 65536, max_connections);
+	UINT_VAR("MAX_CONNECTIONS_PER_IP", 1, 65536, max_connections_per_ip);
 	UINT_VAR("CONNECTION_TIMEOUT_SECONDS", 1, 3600, connection_timeout);
+	UINT_VAR("HEADER_TIMEOUT_SECONDS", 1, 600, header_timeout);
+	UINT_VAR("BODY_MIN_RATE", 1, 1UL << 30, body_min_rate);
+	UINT_VAR("STRICT_HTTP", 0, 1, strict_http);
 	UINT_VAR("THREADS", 0, 256, threads);
 	UINT_VAR("UNLOCK_MAX_FAILURES", 1, 1000000, unlock_max_failures);
 	UINT_VAR("UNLOCK_WINDOW_SECONDS", 1, 86400, unlock_window);
@@ -131,5 +139,9 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("QUIET", 0, 1, quiet);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
 #undef UINT_VAR
+	if (cfg->max_connections_per_ip > cfg->max_connections) {
+		snprintf(err, errlen, "MAX_CONNECTIONS_PER_IP must not exceed MAX_CONNECTIONS");
+		return -1;
+	}
 	return 0;
 }

@@ -16,8 +16,12 @@ struct config {
 	unsigned session_ttl; /* seconds */
 	size_t max_body;      /* bytes */
 	size_t max_value;     /* bytes */
-	unsigned max_connections;
-	unsigned connection_timeout; /* seconds */
+	unsigned max_connections;	 /* soft cap: the oldest waiting one is evicted */
+	unsigned max_connections_per_ip; /* the same, per address */
+	unsigned connection_timeout;	 /* seconds of silence */
+	unsigned header_timeout;	 /* seconds to deliver a whole request head */
+	unsigned body_min_rate;		 /* bytes/s: a body's deadline grows with its size */
+	int strict_http;		 /* refuse heads that are not byte-exact CRLF form */
 	unsigned threads;
 	unsigned unlock_max_failures;
 	unsigned unlock_window; /* seconds */

@@ -8,10 +8,14 @@ struct config;
 struct vault;
 struct http;
 
-/* Starts listening; NULL with a log line on failure. */
+/* Starts listening; NULL with a log line on failure (also when
+ * jalloc_init() has not run). */
 struct http *http_start(const struct config *cfg, struct vault *v);
 void http_stop(struct http *h);
 /* Monotonic ms (util_mono_ms) when the last request arrived. */
 long long http_last_request(struct http *h);
+/* Connections libmicrohttpd may hold at once under cfg (the hard cap
+ * behind MAX_CONNECTIONS): the descriptor budget main() provides for. */
+unsigned http_fd_budget(const struct config *cfg);
 
 #endif

@@ -1,17 +1,18 @@
 /* main.c: groupvaultd start-up and shutdown. Reads the environment, hardens
  * the process, opens the vault, serves HTTP until SIGINT/SIGTERM, then wipes
  * keys and closes the store. Read this first; then routes.c, vault.c, store.c. */
-#include <jansson.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
+#include "jalloc.h"
 #include "log.h"
 #include "routes.h"
 #include "util.h"
@@ -50,6 +51,22 @@ static int main_wait(const sigset_t *set, struct http *h, struct vault *v)
 	return -1;
 }
 
+/* Raises the soft descriptor limit to what the connection caps need (the
+ * store, epoll and wake-up descriptors on top), never above the hard
+ * limit; below it, the caps still hold but new clients may wait. */
+static void main_raise_nofile(const struct config *cfg)
+{
+	rlim_t need = (rlim_t)http_fd_budget(cfg) + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		log_warn("descriptor limit %llu is below the %llu that MAX_CONNECTIONS needs",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -86,7 +103,8 @@ int main(int argc, char **argv)
 	if (crypto_init() != 0)
 		return 1;
 	/* Every JSON tree may hold plaintext: wipe each block on free. */
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
+	main_raise_nofile(&cfg);
 
 	/* Block the signals before any thread starts so only sigwait sees them. */
 	sigemptyset(&set);

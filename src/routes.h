@@ -14,12 +14,16 @@ struct config;
 typedef void (*route_fn)(struct vault *v, const struct config *cfg, const struct api_req *req,
 			 struct api_resp *resp);
 
+#define ROUTE_BODY_MAX ((size_t)-1)
+
 struct route {
 	const char *method;
 	const char *pattern; /* segments; ":name" matches one segment */
 	route_fn handler;
 	enum api_auth auth;
-	int body; /* 1: a JSON object body is accepted (optional) */
+	/* Largest body accepted, in bytes (0: none); a JSON object, optional.
+	 * ROUTE_BODY_MAX: up to MAX_BODY_BYTES. Checked on the head. */
+	size_t body;
 	const char *summary;
 };
 

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "config.h"
 #include "crypto.h"
+#include "jalloc.h"
 #include "routes.h"
 #include "token.h"
 #include "util.h"
@@ -56,7 +57,7 @@ static void setup(void)
 
 	/* No crypto_init(): pointers kept in the secure heap are invisible to
 	 * LeakSanitizer, which would then report OpenSSL's own state. */
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
 	setenv("GROUP_ID", "fuzz", 1);
 	setenv("AUTH_TOKEN", "fuzz-auth-token-0123456789", 1);
 	setenv("KDF_MEMORY_KIB", "1024", 1);

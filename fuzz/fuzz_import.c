@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "api.h"
-#include "crypto.h"
+#include "jalloc.h"
 #include "vault.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *doc, *vault;
 
 	if (!ready) {
-		json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+		jalloc_init();
 		ready = 1;
 	}
 	doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "jalloc.h"
 #include "record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 
 	if (!ready) {
-		json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+		jalloc_init();
 		ready = 1;
 	}
 	/* Arbitrary bytes as a stored blob: a forgery never opens. */

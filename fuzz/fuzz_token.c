@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "jalloc.h"
 #include "token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *p;
 
 	if (!ready) {
-		json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+		jalloc_init();
 		ready = 1;
 	}
 	/* 1. The raw input as a token. */

@@ -6,6 +6,7 @@
 #include "test_common.h"
 
 #include "crypto.h"
+#include "jalloc.h"
 #include "enc.h"
 #include "token.h"
 
@@ -190,6 +191,6 @@ int main(void)
 	    cmocka_unit_test(test_verify_cache), cmocka_unit_test(test_admin_and_odd_scopes),
 	};
 
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
 	return cmocka_run_group_tests_name("token", tests, NULL, NULL);
 }

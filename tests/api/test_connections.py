@@ -251,14 +251,27 @@ def test_body_deadline_scales_with_size():
 
 
 def test_settings_validated():
+    """Each new setting is range-checked at start like the others."""
+    import shutil
     import subprocess
-    from harness import BINARY
-    env = {"GROUP_ID": "g", "AUTH_TOKEN": AUTH, "DATA_DIR": "/nonexistent-gv"}
-    for name, bad in (("MAX_CONNECTIONS_PER_IP", "0"), ("HEADER_TIMEOUT_SECONDS", "0"),
-                      ("BODY_MIN_RATE", "x"), ("STRICT_HTTP", "2")):
-        e = dict(env, **{name: bad})
-        r = subprocess.run([BINARY], env=e, capture_output=True, text=True, timeout=20)
-        assert r.returncode == 2 and name in r.stderr, (name, r.returncode, r.stderr)
-    e = dict(env, MAX_CONNECTIONS="10", MAX_CONNECTIONS_PER_IP="11")
-    r = subprocess.run([BINARY], env=e, capture_output=True, text=True, timeout=20)
-    assert r.returncode == 2 and "MAX_CONNECTIONS_PER_IP" in r.stderr, r.stderr
+    import tempfile
+    from harness import BINARY, free_port
+    data = tempfile.mkdtemp(prefix="gv-test-")
+    env = {"GROUP_ID": "g", "AUTH_TOKEN": AUTH, "DATA_DIR": data, "PORT": str(free_port())}
+    cases = [("MAX_CONNECTIONS_PER_IP", {"MAX_CONNECTIONS_PER_IP": "0"}),
+             ("HEADER_TIMEOUT_SECONDS", {"HEADER_TIMEOUT_SECONDS": "0"}),
+             ("BODY_MIN_RATE", {"BODY_MIN_RATE": "x"}),
+             ("STRICT_HTTP", {"STRICT_HTTP": "2"}),
+             ("MAX_CONNECTIONS_PER_IP", {"MAX_CONNECTIONS": "10", "MAX_CONNECTIONS_PER_IP": "11"})]
+    try:
+        for name, bad in cases:
+            p = subprocess.Popen([BINARY], env=dict(env, **bad), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                out, err = p.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            assert p.returncode == 2 and name in err, (bad, p.returncode, err)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)

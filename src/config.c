@@ -139,9 +139,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("QUIET", 0, 1, quiet);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
 #undef UINT_VAR
-	if (cfg->max_connections_per_ip > cfg->max_connections) {
-		snprintf(err, errlen, "MAX_CONNECTIONS_PER_IP must not exceed MAX_CONNECTIONS");
-		return -1;
-	}
+	/* A per-address cap above the total cap means the total cap. */
+	if (cfg->max_connections_per_ip > cfg->max_connections)
+		cfg->max_connections_per_ip = cfg->max_connections;
 	return 0;
 }

@@ -86,7 +86,8 @@ struct conn_table *conn_table_new(const struct conn_limits *lim)
 {
 	struct conn_table *t = calloc(1, sizeof(*t));
 
-	if (t == NULL || lim->slots == 0 || (t->slots = calloc(lim->slots, sizeof(*t->slots))) == NULL) {
+	if (t == NULL || lim->slots == 0 ||
+	    (t->slots = calloc(lim->slots, sizeof(*t->slots))) == NULL) {
 		log_err("%s: out of memory", __func__);
 		free(t);
 		return NULL;

@@ -294,7 +294,8 @@ static const char *http_frame_check(struct http *h, struct MHD_Connection *c, co
 		unsigned long long n;
 		errno = 0;
 		n = strtoull(f.cl, &end, 10);
-		if (f.cl[0] < '0' || f.cl[0] > '9' || *end != '\0' || errno != 0 || n > SIZE_MAX - 1)
+		if (f.cl[0] < '0' || f.cl[0] > '9' || *end != '\0' || errno != 0 ||
+		    n > SIZE_MAX - 1)
 			return "invalid Content-Length";
 		*body = (size_t)n;
 	}
@@ -551,9 +552,10 @@ static void http_sock_event(void *cls, struct MHD_Connection *c, void **socket_c
 		const union MHD_ConnectionInfo *ad =
 		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		const struct sockaddr *sa = ad != NULL ? ad->client_addr : NULL;
-		size_t salen = sa == NULL ? 0
-			       : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							   : sizeof(struct sockaddr_in);
+		size_t salen = sizeof(struct sockaddr_in);
+
+		if (sa != NULL && sa->sa_family == AF_INET6)
+			salen = sizeof(struct sockaddr_in6);
 		hs = calloc(1, sizeof(*hs));
 		*socket_context = hs;
 		if (hs == NULL || fd == NULL) {
@@ -593,8 +595,7 @@ static int http_check_routes(void)
 	return 0;
 }
 
-static int http_listen_addr(const struct config *cfg, struct sockaddr_storage *ss,
-			    unsigned *flags)
+static int http_listen_addr(const struct config *cfg, struct sockaddr_storage *ss, unsigned *flags)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, cfg->bind_address, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
@@ -602,8 +603,7 @@ static int http_listen_addr(const struct config *cfg, struct sockaddr_storage *s
 		((struct sockaddr_in *)ss)->sin_port = htons(cfg->port);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, cfg->bind_address, &((struct sockaddr_in6 *)ss)->sin6_addr) ==
-	    1) {
+	if (inet_pton(AF_INET6, cfg->bind_address, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
 		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(cfg->port);
 		*flags |= MHD_USE_IPv6;

@@ -23,7 +23,8 @@ static void log_emit(const char *level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	for (const unsigned char *p = (const unsigned char *)line; *p && o + 5 < sizeof(safe); p++) {
+	for (const unsigned char *p = (const unsigned char *)line; *p && o + 5 < sizeof(safe);
+	     p++) {
 		if (*p >= 0x20 && *p != 0x7f) {
 			safe[o++] = (char)*p;
 			continue;

@@ -60,22 +60,40 @@ static void redact_number(struct redact_out *o, char conv, enum redact_len l, va
 
 	switch (l) {
 	case RL_LONG:
-		if (neg) s = va_arg(*ap, long); else u = va_arg(*ap, unsigned long);
+		if (neg)
+			s = va_arg(*ap, long);
+		else
+			u = va_arg(*ap, unsigned long);
 		break;
 	case RL_LLONG:
-		if (neg) s = va_arg(*ap, long long); else u = va_arg(*ap, unsigned long long);
+		if (neg)
+			s = va_arg(*ap, long long);
+		else
+			u = va_arg(*ap, unsigned long long);
 		break;
 	case RL_SIZE:
-		if (neg) s = (intmax_t)va_arg(*ap, size_t); else u = va_arg(*ap, size_t);
+		if (neg)
+			s = (intmax_t)va_arg(*ap, size_t);
+		else
+			u = va_arg(*ap, size_t);
 		break;
 	case RL_MAX:
-		if (neg) s = va_arg(*ap, intmax_t); else u = va_arg(*ap, uintmax_t);
+		if (neg)
+			s = va_arg(*ap, intmax_t);
+		else
+			u = va_arg(*ap, uintmax_t);
 		break;
 	case RL_PTRDIFF:
-		if (neg) s = va_arg(*ap, ptrdiff_t); else u = (uintmax_t)va_arg(*ap, ptrdiff_t);
+		if (neg)
+			s = va_arg(*ap, ptrdiff_t);
+		else
+			u = (uintmax_t)va_arg(*ap, ptrdiff_t);
 		break;
 	default:
-		if (neg) s = va_arg(*ap, int); else u = va_arg(*ap, unsigned);
+		if (neg)
+			s = va_arg(*ap, int);
+		else
+			u = va_arg(*ap, unsigned);
 		break;
 	}
 	if (neg)
@@ -118,18 +136,32 @@ static const char *redact_conv(struct redact_out *o, const char *p, va_list *ap)
 	case '%':
 		redact_put(o, "%", 1);
 		break;
-	case 'd': case 'i': case 'u': case 'x': case 'X': case 'o':
+	case 'd':
+	case 'i':
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
 		redact_number(o, *p, l, ap);
 		break;
 	case 'c':
 		(void)va_arg(*ap, int);
 		redact_put(o, REDACT_MARK, strlen(REDACT_MARK));
 		break;
-	case 's': case 'p': case 'n':
+	case 's':
+	case 'p':
+	case 'n':
 		(void)va_arg(*ap, void *);
 		redact_put(o, REDACT_MARK, strlen(REDACT_MARK));
 		break;
-	case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+	case 'f':
+	case 'F':
+	case 'e':
+	case 'E':
+	case 'g':
+	case 'G':
+	case 'a':
+	case 'A':
 		if (l == RL_LDOUBLE)
 			snprintf(num, sizeof(num), "%Lg", va_arg(*ap, long double));
 		else

@@ -566,12 +566,13 @@ static void h_secret_list(struct vault *v, const struct config *cfg, const struc
 
 const struct route routes[] = {
     {"GET", "/health", h_health, API_AUTH_NONE, 0, "liveness and vault state"},
-    {"POST", "/init", h_init, API_AUTH_MGMT, 16384, "create the vault with a password"},
-    {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_MAX, "import a groupvault or ocmt-v1 export"},
+    {"POST", "/init", h_init, API_AUTH_MGMT, 32768, "create the vault with a password"},
+    {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_MAX,
+     "import a groupvault or ocmt-v1 export"},
     {"GET", "/export", h_export, API_AUTH_MGMT, 0, "export (?format=ocmt-v1 when unlocked)"},
-    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, 16384, "derive the key and open a session"},
-    {"POST", "/lock", h_lock, API_AUTH_MGMT, 2048, "end the session, wipe keys"},
-    {"POST", "/extend", h_extend, API_AUTH_MGMT, 2048, "restart the session clock"},
+    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, 32768, "derive the key and open a session"},
+    {"POST", "/lock", h_lock, API_AUTH_MGMT, 32768, "end the session, wipe keys"},
+    {"POST", "/extend", h_extend, API_AUTH_MGMT, 4096, "restart the session clock"},
     {"GET", "/status", h_status, API_AUTH_MGMT, 0, "initialized, unlocked, expiresIn"},
     {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, 131072, "issue a capability token"},
     {"GET", "/tokens", h_token_list, API_AUTH_MGMT, 0,
@@ -586,8 +587,9 @@ const struct route routes[] = {
     {"GET", "/audit/secret/:key", h_audit, API_AUTH_MGMT, 0, "audit log of one secret"},
     {"GET", "/secrets", h_secret_list, API_AUTH_CAP, 0, "list names in the token's scope"},
     {"GET", "/secrets/:key", h_secret_get, API_AUTH_CAP, 0, "read a secret (audited first)"},
-    {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, ROUTE_BODY_MAX, "create or update a secret"},
-    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, 2048, "delete a secret"},
+    {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, ROUTE_BODY_MAX,
+     "create or update a secret"},
+    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, 4096, "delete a secret"},
     {NULL, NULL, NULL, API_AUTH_NONE, 0, NULL},
 };
 

@@ -342,7 +342,8 @@ def test_slow_and_idle_clients():
         tok = setup(v)
         # A client that sends half a request is cut off after the timeout.
         s = socket.create_connection(("127.0.0.1", v.port))
-        s.sendall(b"POST /init HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"pass")
+        s.sendall(b"POST /init HTTP/1.1\r\nHost: x\r\nx-auth-token: " + AUTH.encode() +
+                  b"\r\nContent-Length: 100\r\n\r\n{\"pass")
         s.settimeout(5)
         t0 = time.time()
         assert s.recv(1024) == b""  # closed by the server

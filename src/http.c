@@ -32,6 +32,11 @@
 /* Routes whose table cap is below this are a table mistake (a leftover
  * 0/1 flag), refused at start. */
 #define HTTP_MIN_BODY_CAP 256
+/* libmicrohttpd's per-connection buffer (request head, parsed headers and
+ * target: names and tokens). Above 32 KiB 0.9.75 maps it with mmap and
+ * unmaps it at close, so those bytes leave the process with the connection
+ * instead of lingering in freed heap. */
+#define HTTP_CONN_MEMORY (64 * 1024)
 
 struct http {
 	struct MHD_Daemon *d;
@@ -655,6 +660,7 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 	h->d = MHD_start_daemon(
 	    flags, cfg->port, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_log,
 	    NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    cfg->max_connections_per_ip * 2 + 16, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,

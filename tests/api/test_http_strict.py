@@ -234,3 +234,29 @@ def test_logs_hold_no_names_or_control_bytes():
     assert not bad, (bad[:5], log[-2000:])
     # The paths that quote a target were taken (so the above means something).
     assert log.count(b"Failed to send") >= 1 and b"[redacted]" in log, log[-2000:]
+
+
+def test_names_leave_memory_with_the_request():
+    """After reads of a secret by name, a lock and some other requests, the
+    name is nowhere in the daemon's memory: the HTTP layer's copies (path,
+    decoded segments, body) are wiped and libmicrohttpd's connection buffer
+    is unmapped at close. Release build; reading /proc/PID/mem of a
+    non-dumpable process needs root."""
+    import os
+    from test_memory import scan
+    if os.geteuid() != 0:
+        print("skip: needs root to read /proc/PID/mem")
+        return
+    name = "namemarker-" + "q7z3" * 4
+    with Vault(binary=RELEASE_BINARY) as v:
+        v.init_unlock()
+        tok = v.token()
+        expect(v.cap("POST", "/secrets/" + name, tok, {"value": "v"}), 200)
+        for _ in range(3):
+            expect(v.cap("GET", "/secrets/" + name, tok), 200)
+        expect(v.cap("GET", "/secrets/" + name + "-absent", tok), 404)
+        expect(v.mgmt("POST", "/lock"), 200)
+        for _ in range(20):
+            expect(v.get("/health"), 200)
+        time.sleep(1)
+        assert scan(v.proc.pid, {"name": name.encode()}) == set()

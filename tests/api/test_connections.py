@@ -10,10 +10,13 @@ import socket
 import threading
 import time
 
-from harness import AUTH, RELEASE_BINARY, Vault, expect
+from harness import AUTH, RELEASE_BINARY, WRAPPER, Vault, expect
 
 FLOOD = 1500
-ANSWER_WITHIN = 1.0
+# The bounds hold for the real daemon; under valgrind (`make valgrind`) the
+# sanitized one is many times slower, so they stretch.
+SLOW = 20 if WRAPPER else 1
+ANSWER_WITHIN = 1.0 * SLOW
 
 
 def raise_nofile(n):
@@ -199,7 +202,7 @@ def test_head_deadline_despite_trickle():
         t0 = time.time()
         closed = None
         s.settimeout(0.3)
-        while time.time() - t0 < 8:
+        while time.time() - t0 < 8 * SLOW:
             try:
                 if s.recv(4096) == b"":
                     closed = time.time() - t0
@@ -215,7 +218,7 @@ def test_head_deadline_despite_trickle():
                 closed = time.time() - t0
                 break
         s.close()
-        assert closed is not None and 1.5 < closed < 5, closed
+        assert closed is not None and 1.5 < closed < 5 * SLOW, closed
         expect(v.get("/health"), 200)
 
 
@@ -229,7 +232,7 @@ def test_body_deadline_scales_with_size():
         t0 = time.time()
         closed = None
         s.settimeout(0.3)
-        while time.time() - t0 < 12:
+        while time.time() - t0 < 12 * SLOW:
             try:
                 if s.recv(4096) == b"":
                     closed = time.time() - t0
@@ -245,7 +248,7 @@ def test_body_deadline_scales_with_size():
                 closed = time.time() - t0
                 break
         s.close()
-        assert closed is not None and 2.5 < closed < 8, closed
+        assert closed is not None and 2.5 < closed < 8 * SLOW, closed
         # A body that arrives at a normal pace is not cut.
         expect(v.mgmt("POST", "/lock", {"userId": "u" * 200}), 200)
 

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "jalloc.h"
 #include "token.h"
 #include "vault.h"
 
@@ -346,7 +347,7 @@ int main(void)
 	};
 
 	/* Text json_dumps returns is freed with crypto_wipe_free (as main.c). */
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
 	setenv("GROUP_ID", "vault-test", 1);
 	setenv("AUTH_TOKEN", "vault-test-auth-token-0123456789", 1);
 	setenv("KDF_MEMORY_KIB", "1024", 1);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "jalloc.h"
 #include "enc.h"
 #include "record.h"
 #include "store.h"
@@ -44,7 +45,7 @@ static void teardown(void)
 
 static void setup(void)
 {
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
 	if (mkdtemp(dir) == NULL)
 		abort();
 	st = store_open(dir);

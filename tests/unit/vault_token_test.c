@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "jalloc.h"
 #include "token.h"
 #include "vault.h"
 
@@ -150,7 +151,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_revoke_by_id_hash_and_unknown, setup, teardown),
 	};
 
-	json_set_alloc_funcs(crypto_wipe_malloc, crypto_wipe_free);
+	jalloc_init();
 	setenv("GROUP_ID", "vault-test", 1);
 	setenv("AUTH_TOKEN", "vault-test-auth-token-0123456789", 1);
 	setenv("KDF_MEMORY_KIB", "1024", 1);

@@ -33,6 +33,7 @@ const struct config_var config_vars[] = {
     {"KDF_PARALLELISM", "4", "Argon2id lanes for new vaults"},
     {"TRUST_PROXY", "0", "1: client address from X-Forwarded-For (behind a proxy)"},
     {"QUIET", "0", "1: no info logs"},
+    {"SECCOMP", "1", "1: confine the running daemon with a seccomp filter (0: off, for debugging)"},
     {"AUDIT_COALESCE_SECONDS", "60",
      "window for coalescing repeated denials/not-found per token (0: one entry each)"},
     {"AUDIT_SINK", "(none)",
@@ -137,6 +138,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);
 	UINT_VAR("TRUST_PROXY", 0, 1, trust_proxy);
 	UINT_VAR("QUIET", 0, 1, quiet);
+	UINT_VAR("SECCOMP", 0, 1, seccomp);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
 #undef UINT_VAR
 	/* A per-address cap above the total cap means the total cap. */

@@ -34,6 +34,7 @@ struct config {
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
 	int quiet;
+	int seccomp; /* SECCOMP: enter the sandbox once serving */
 };
 
 /* One row per variable: name, default, what it sets. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -15,6 +16,7 @@
 #include "jalloc.h"
 #include "log.h"
 #include "routes.h"
+#include "sandbox.h"
 #include "util.h"
 #include "vault.h"
 
@@ -40,6 +42,15 @@ static int main_wait(const sigset_t *set, struct http *h, struct vault *v)
 	long long last;
 	int sig = sigtimedwait(set, NULL, &second);
 
+#ifdef GV_FAULT_INJECTION
+	/* Test builds only: SIGUSR2 makes a call the sandbox forbids, so a
+	 * black-box test can see the filter kill the daemon. */
+	if (sig == SIGUSR2) {
+		char *const args[] = {(char *)"/bin/true", NULL};
+		execv(args[0], args);
+		_exit(3); /* exec failed without the sandbox stopping it */
+	}
+#endif
 	if (sig > 0)
 		return sig;
 	last = http_last_request(h);
@@ -110,6 +121,9 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+#ifdef GV_FAULT_INJECTION
+	sigaddset(&set, SIGUSR2);
+#endif
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -120,6 +134,13 @@ int main(int argc, char **argv)
 	}
 	h = http_start(&cfg, v);
 	if (h == NULL) {
+		vault_free(v);
+		return 1;
+	}
+	/* From here on the daemon only serves: confine it (SECURITY.md). */
+	if (cfg.seccomp && sandbox_enter() != 0) {
+		fprintf(stderr, "groupvaultd: cannot enter the seccomp sandbox (SECCOMP=0 runs without)\n");
+		http_stop(h);
 		vault_free(v);
 		return 1;
 	}

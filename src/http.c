@@ -45,6 +45,7 @@ struct http {
 	struct conn_table *conns;
 	_Atomic unsigned suspended;	/* connections waiting for an audit commit */
 	_Atomic long long last_request; /* util_mono_ms() */
+	_Atomic int stopping;		/* http_stop began: no new requests */
 };
 
 enum { DEFER_NONE, DEFER_WAITING, DEFER_OK, DEFER_FAILED };
@@ -496,6 +497,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 		return http_finish_deferred(hc, c);
 	}
 	if (hc == NULL) {
+		if (h->stopping)
+			return MHD_NO; /* shutting down: close, as a closed listener would */
 		hc = calloc(1, sizeof(*hc));
 		if (hc == NULL)
 			return MHD_NO;
@@ -685,9 +688,12 @@ void http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
-	/* Stop accepting, then let parked requests finish (the committer resumes
-	 * them) before the daemon goes away. */
-	MHD_quiesce_daemon(h->d);
+	/* Refuse new requests, then let parked requests finish (the committer
+	 * resumes them) before the daemon goes away. Not MHD_quiesce_daemon:
+	 * in 0.9.75's thread pool with epoll it races a worker that removes the
+	 * listen socket from its epoll set itself (both call EPOLL_CTL_DEL, the
+	 * loser panics: "Failed to remove listen FD from epoll set", abort). */
+	h->stopping = 1;
 	for (int i = 0; i < 5000 && h->suspended > 0; i++)
 		usleep(1000);
 	MHD_stop_daemon(h->d);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "datadir.h"
 #include "log.h"
 #include "store_int.h"
 
@@ -21,9 +22,10 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_SECRET_GET] = "SELECT version, record FROM secrets WHERE id = ?1",
     [Q_SECRET_PUT] = "INSERT INTO secrets(id, version, record) VALUES(?1, ?2, ?3) "
 		     "ON CONFLICT(id) DO UPDATE SET version = ?2, record = ?3",
-    [Q_SECRET_DEL] = "DELETE FROM secrets WHERE id = ?1",
+    [Q_SECRET_DEL] = "DELETE FROM secrets WHERE id = ?1 RETURNING version",
     [Q_SECRET_ALL] = "SELECT id, version, record FROM secrets",
     [Q_SECRET_COUNT] = "SELECT count(*) FROM secrets",
+    [Q_SECRET_VERSIONS] = "SELECT id, version FROM secrets",
     [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope, digest,"
 		    " token_hash, mac) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_TOKEN_GET] = "SELECT " STORE_TOKEN_COLS " FROM tokens WHERE id = ?1",
@@ -151,10 +153,8 @@ struct store *store_open(const char *dir)
 {
 	struct store *st;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_err("store: cannot create %s: %s", dir, strerror(errno));
+	if (datadir_prepare(dir) != 0)
 		return NULL;
-	}
 	{
 		static pthread_once_t once = PTHREAD_ONCE_INIT;
 		pthread_once(&once, store_global_setup);
@@ -424,14 +424,23 @@ int store_secret_put(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], 
 	return store_step_done(tx, s);
 }
 
-int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN])
+int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t *version)
 {
 	sqlite3_stmt *s = store_q(tx, Q_SECRET_DEL);
+	int rc, found = 0;
 
 	sqlite3_bind_blob(s, 1, id, STORE_ID_LEN, SQLITE_STATIC);
-	if (store_step_done(tx, s) != 0)
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (version != NULL)
+			*version = sqlite3_column_int64(s, 0);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_err("store: %s", sqlite3_errmsg(tx->db));
 		return -1;
-	return sqlite3_changes(tx->db) > 0 ? 0 : 1;
+	}
+	return found ? 0 : 1;
 }
 
 int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
@@ -469,4 +478,25 @@ int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
 int64_t store_secret_count(struct store_tx *tx)
 {
 	return store_scalar(tx, store_q(tx, Q_SECRET_COUNT));
+}
+
+int store_secret_versions(struct store_tx *tx, store_version_fn fn, void *ctx)
+{
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_VERSIONS);
+	int rc = SQLITE_DONE, r = 0;
+
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != STORE_ID_LEN) {
+			log_err("store: malformed secret row");
+			r = -1;
+			break;
+		}
+		r = fn(ctx, sqlite3_column_blob(s, 0), sqlite3_column_int64(s, 1));
+	}
+	sqlite3_reset(s);
+	if (r == 0 && rc != SQLITE_DONE) {
+		log_err("store: %s", sqlite3_errmsg(tx->db));
+		return -1;
+	}
+	return r;
 }

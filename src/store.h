@@ -41,13 +41,17 @@ int store_secret_get(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], 
 		     unsigned char **rec, size_t *len);
 int store_secret_put(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t version,
 		     const void *rec, size_t len);
-/* 0 deleted, 1 absent, -1 error. */
-int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN]);
+/* 0 deleted (its version in *version unless NULL), 1 absent, -1 error. */
+int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], int64_t *version);
 typedef int (*store_secret_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], int64_t version,
 			       const unsigned char *rec, size_t len);
 /* Calls fn for every row; stops early (returning fn's value) if fn is non-zero. */
 int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx);
 int64_t store_secret_count(struct store_tx *tx);
+/* Calls fn with every row's id and version (no record is read); stops
+ * early as store_secret_each does. */
+typedef int (*store_version_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], int64_t version);
+int store_secret_versions(struct store_tx *tx, store_version_fn fn, void *ctx);
 
 /* The token registry (store_token.c). A row as written at issue. */
 struct store_token {

@@ -34,7 +34,9 @@ int vault_keys_derive(struct vault_keys *k)
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit key", 20, k->audit) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault audit mac key", 24, k->mac) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault registry key", 23,
-				  k->registry);
+				  k->registry) ||
+	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault manifest key", 23,
+				  k->manifest);
 }
 
 int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
@@ -471,6 +473,9 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 	/* Revocations made while locked get their revoked MAC now. */
 	if (err == VAULT_OK && vault_registry_seal(v, tx, k) != 0)
 		err = VAULT_STORE_FAILED;
+	/* Rows restored from an older copy refuse the unlock (vault_manifest.c). */
+	if (err == VAULT_OK)
+		err = vault_manifest_unlock(v, tx, k);
 	if (err == VAULT_OK && m->nkek != NULL)
 		err = vault_unlock_rewrap(tx, k, m);
 	if (err == VAULT_OK) {
@@ -527,9 +532,10 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 		goto done;
 	vault_unlock_upgrade(v, &m, pw, pwlen);
 	err = vault_unlock_commit(v, &m, &k, &ev, secret_count);
-	if (err == VAULT_BAD_PASSWORD || err == VAULT_BAD_LEGACY) {
-		const char *what =
-		    err == VAULT_BAD_LEGACY ? "Migration refused" : "Invalid password";
+	if (err == VAULT_BAD_PASSWORD || err == VAULT_BAD_LEGACY || err == VAULT_CORRUPT) {
+		const char *what = err == VAULT_BAD_LEGACY ? "Migration refused"
+				   : err == VAULT_CORRUPT  ? "Integrity check failed"
+							   : "Invalid password";
 		struct vault_audit_ev fail = {
 		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL, what, 0, NULL};
 		if (err == VAULT_BAD_PASSWORD)

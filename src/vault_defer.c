@@ -19,6 +19,7 @@ void vault_defer_free(struct vault_defer *r)
 	free(r->entry);
 	free(r->entry_updated);
 	crypto_secure_free(r->data_key, CRYPTO_KEY_LEN);
+	crypto_secure_free(r->man_key, CRYPTO_KEY_LEN);
 	free(r);
 }
 
@@ -46,13 +47,14 @@ enum vault_err vault_defer_failure(const struct vault_defer *r)
 }
 
 /* Runs on the committer thread inside the batch: bump the version, seal
- * the record for it (the AAD binds the version), write it and its entry. */
+ * the record for it (the AAD binds the version), write it, the manifest
+ * and its entry. */
 static int vault_defer_put_job(struct store_tx *tx, void *arg)
 {
 	struct vault_defer *d = arg;
 	const unsigned char *id = d->row.id;
 	unsigned char *old = NULL, *rec;
-	int64_t version = 0;
+	int64_t version = 0, next;
 	size_t olen = 0, rlen = 0;
 	const char *entry;
 	int found, rc;
@@ -62,11 +64,14 @@ static int vault_defer_put_job(struct store_tx *tx, void *arg)
 	if (found < 0)
 		return -1;
 	d->created = found == 1;
-	rec = record_seal(d->data_key, id, version + 1, d->rec, &rlen);
+	next = version + 1;
+	rec = record_seal(d->data_key, id, next, d->rec, &rlen);
 	if (rec == NULL)
 		return -1;
-	rc = store_secret_put(tx, id, version + 1, rec, rlen);
+	rc = store_secret_put(tx, id, next, rec, rlen);
 	free(rec);
+	if (rc == 0)
+		rc = vault_manifest_update(tx, d->man_key, id, d->created ? NULL : &version, &next);
 	entry = d->created ? d->entry : d->entry_updated;
 	if (rc != 0 || store_audit_append(tx, entry, strlen(entry), d->has_id ? id : NULL) != 0)
 		return -1;

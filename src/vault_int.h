@@ -30,7 +30,8 @@
 
 /* The key hierarchy of an open session (secure heap):
  * password -Argon2id-> kek -unwrap-> root -HMAC-> data, index, audit, mac
- * (the audit chain), registry (the token registry rows' MACs, vault_registry.c). */
+ * (the audit chain), registry (the token registry rows' MACs, vault_registry.c),
+ * manifest (the secrets table's manifest, vault_manifest.c). */
 struct vault_keys {
 	unsigned char kek[CRYPTO_KEY_LEN];
 	unsigned char root[CRYPTO_KEY_LEN];
@@ -39,6 +40,7 @@ struct vault_keys {
 	unsigned char audit[CRYPTO_KEY_LEN];
 	unsigned char mac[CRYPTO_KEY_LEN]; /* seals the audit chain */
 	unsigned char registry[CRYPTO_KEY_LEN];
+	unsigned char manifest[CRYPTO_KEY_LEN];
 };
 
 struct vault_seal {
@@ -215,6 +217,7 @@ struct vault_defer {
 	int is_put;
 	struct vault_row_write row; /* row.id is the blind index, for reads too */
 	unsigned char *data_key;    /* a copy in the secure heap */
+	unsigned char *man_key;	    /* the manifest key, likewise */
 	json_t *rec;
 	char *entry_updated;
 	int created;
@@ -231,6 +234,34 @@ struct vault_list_ctx {
  * integrity check. */
 int vault_list_row(void *arg, const unsigned char *id, int64_t version, const unsigned char *rec,
 		   size_t len);
+
+/* ---- vault_manifest.c: the secrets table's keyed manifest ---- */
+
+struct vault_manifest {
+	unsigned char sum[CRYPTO_HASH_LEN]; /* big-endian, mod 2^256 */
+	int64_t count;
+};
+/* HMAC(key, id | version as 8 bytes big-endian): one row's element. 0 or -1. */
+int vault_manifest_elem(const unsigned char *key, const unsigned char id[CRYPTO_HASH_LEN],
+			int64_t version, unsigned char out[CRYPTO_HASH_LEN]);
+/* Adds (sub 0) or removes (sub 1) one element and counts it. */
+void vault_manifest_add(struct vault_manifest *m, const unsigned char e[CRYPTO_HASH_LEN], int sub);
+/* The stored tag over m's sum and count. 0 or -1. */
+int vault_manifest_tag(const unsigned char *key, const struct vault_manifest *m,
+		       unsigned char tag[CRYPTO_HASH_LEN]);
+/* In a write transaction that changed row id from *old_version to
+ * *new_version (NULL: no row before / after): updates the stored manifest under key (the
+ * manifest key). Leaves an absent or failing manifest alone (the next
+ * unlock builds or reports it). 0, or -1 on a store or crypto failure. */
+int vault_manifest_update(struct store_tx *tx, const unsigned char *key,
+			  const unsigned char id[CRYPTO_HASH_LEN], const int64_t *old_version,
+			  const int64_t *new_version);
+/* In the unlock transaction with k derived: recomputes the manifest over
+ * every row and compares it with the stored one. VAULT_OK (built if absent:
+ * logged and audited when rows exist), VAULT_CORRUPT on a mismatch or a
+ * failing tag (logged), or a store/audit failure. */
+enum vault_err vault_manifest_unlock(struct vault *v, struct store_tx *tx,
+				     const struct vault_keys *k);
 
 /* ---- vault_export.c ---- */
 

@@ -137,9 +137,11 @@ enum vault_err vault_secret_put(struct vault *v, const struct cap *cap, const ch
 	d->v = v;
 	d->is_put = 1;
 	d->data_key = crypto_secure_alloc(CRYPTO_KEY_LEN);
-	if (d->data_key == NULL)
+	d->man_key = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (d->data_key == NULL || d->man_key == NULL)
 		goto done;
 	memcpy(d->data_key, k->data, CRYPTO_KEY_LEN);
+	memcpy(d->man_key, k->manifest, CRYPTO_KEY_LEN);
 	util_iso8601(util_now_ms(), ts, sizeof(ts));
 	d->rec = json_pack("{s:s%,s:O,s:o,s:s,s:s}", "key", name, len, "value", value, "metadata",
 			   metadata ? json_incref(metadata) : json_object(), "updatedAt", ts,
@@ -169,14 +171,18 @@ struct vault_secret_del {
 	const unsigned char *id;
 };
 
-/* The row and its entry, in one write transaction (vault_row_write). */
+/* The row, the manifest and the entry, in one write transaction
+ * (vault_row_write). */
 static int vault_secret_del_job(struct store_tx *tx, void *arg)
 {
 	struct vault_secret_del *d = arg;
-	int r = store_secret_del(tx, d->id);
+	int64_t version = 0;
+	int r = store_secret_del(tx, d->id, &version);
 
 	if (r != 0)
 		return r;
+	if (vault_manifest_update(tx, d->k->manifest, d->id, &version, NULL) != 0)
+		return -1;
 	return vault_audit_append(d->v, tx, d->k, d->ev) != 0 ? -1 : 0;
 }
 
@@ -237,54 +243,73 @@ int vault_list_row(void *arg, const unsigned char *id, int64_t version, const un
 	return 0;
 }
 
-enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
-				 json_t **out)
+/* The checks a listing starts with, under v->rw for reading; on VAULT_OK
+ * the session's data key is copied into kc (secure heap). */
+static enum vault_err vault_secret_list_begin(struct vault *v, const struct cap *cap,
+					      const char *ip, struct vault_keys *kc)
 {
-	struct store_tx *tx;
-	struct vault_audit_ev ev = {
-	    "secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
-	struct vault_list_ctx c = {NULL, cap, NULL, 0};
-	enum vault_err err;
-	int r;
+	struct vault_keys *k;
+	enum vault_err err = VAULT_OK;
 
 	pthread_rwlock_rdlock(&v->rw);
-	c.k = vault_keys_live(v);
-	if (c.k == NULL) {
+	k = vault_keys_live(v);
+	if (k == NULL) {
 		pthread_rwlock_unlock(&v->rw);
 		vault_secret_deny(v, NULL, "secrets.list.denied", cap, NULL, 0, ip,
 				  "Vault is locked");
 		return VAULT_LOCKED;
 	}
-	if ((err = vault_token_recheck(v, c.k, cap)) != VAULT_OK) {
-		pthread_rwlock_unlock(&v->rw);
-		return err;
+	if ((err = vault_token_recheck(v, k, cap)) == VAULT_OK && !(cap->perms & TOKEN_PERM_READ)) {
+		vault_secret_deny(v, k, "secrets.list.denied", cap, NULL, 0, ip, "Access denied");
+		err = VAULT_ACCESS_DENIED;
 	}
-	if (!(cap->perms & TOKEN_PERM_READ)) {
-		vault_secret_deny(v, c.k, "secrets.list.denied", cap, NULL, 0, ip, "Access denied");
-		pthread_rwlock_unlock(&v->rw);
-		return VAULT_ACCESS_DENIED;
-	}
+	if (err == VAULT_OK)
+		memcpy(kc->data, k->data, CRYPTO_KEY_LEN);
+	pthread_rwlock_unlock(&v->rw);
+	return err;
+}
+
+/* The rows are read in one read transaction (a snapshot on a reader
+ * connection, which never holds up the writer) and decrypted under a copy
+ * of the data key, holding no vault lock: writes, reads, lock and unlock go
+ * on meanwhile. The listing is audited, and answered, only if the session
+ * is still open once it is built. */
+enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
+				 json_t **out)
+{
+	struct vault_audit_ev ev = {
+	    "secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
+	struct vault_keys *kc = crypto_secure_alloc(sizeof(*kc));
+	struct vault_list_ctx c = {kc, cap, NULL, 0};
+	struct store_tx *tx;
+	enum vault_err err;
+	int r;
+
+	if (kc == NULL)
+		return VAULT_INTERNAL;
+	if ((err = vault_secret_list_begin(v, cap, ip, kc)) != VAULT_OK)
+		goto done;
 	c.out = json_array();
-	if ((tx = store_tx_begin(v->st, 1)) == NULL) {
-		err = VAULT_AUDIT_FAILED;
+	if (c.out == NULL || (tx = store_tx_begin(v->st, 0)) == NULL) {
+		err = VAULT_STORE_FAILED;
 		goto done;
 	}
 	r = store_secret_each(tx, vault_list_row, &c);
+	store_tx_rollback(tx);
 	if (r != 0) {
-		store_tx_rollback(tx);
 		err = r > 0 ? VAULT_CORRUPT : VAULT_STORE_FAILED;
 		goto done;
 	}
-	if (vault_audit_append(v, tx, c.k, &ev) != 0) {
-		store_tx_rollback(tx);
-		err = VAULT_AUDIT_FAILED;
-		goto done;
-	}
-	err = store_tx_commit(tx) == 0 ? VAULT_OK : VAULT_AUDIT_FAILED;
-done:
+	pthread_rwlock_rdlock(&v->rw);
+	if (vault_keys_live(v) == NULL)
+		err = VAULT_LOCKED;
+	else
+		err = vault_audit_one(v, vault_keys_live(v), &ev);
 	pthread_rwlock_unlock(&v->rw);
 	if (err == VAULT_OK)
 		*out = json_pack("{s:O}", "keys", c.out);
+done:
+	crypto_secure_free(kc, sizeof(*kc));
 	json_decref(c.out);
 	return err;
 }

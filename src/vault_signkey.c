@@ -1,6 +1,8 @@
 /* vault_signkey.c: the key that signs capability tokens, from SIGNING_KEY
- * or a random one kept in DATA_DIR/signing.key (mode 0600). The key lives
- * only in the secure heap; the file's text is wiped from the stack. */
+ * or a random one kept in DATA_DIR/signing.key (mode 0600; its mode and
+ * ownership are checked first, datadir.c, and a link is never followed).
+ * The key lives only in the secure heap; the file's text is wiped from the
+ * stack. */
 #include "vault_int.h"
 
 #include <errno.h>
@@ -64,7 +66,11 @@ int vault_signkey_load(struct vault *v)
 	if (v->cfg->signing_key[0] != '\0')
 		return crypto_sha256(v->cfg->signing_key, strlen(v->cfg->signing_key), v->sign_key);
 	snprintf(path, sizeof(path), "%s/signing.key", v->cfg->data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		log_err("%s: cannot open %s: %s", __func__, path, strerror(errno));
+		return -1;
+	}
 	rc = fd >= 0 ? vault_signkey_read(fd, path, text) : vault_signkey_create(path, text);
 	if (rc == 0)
 		rc = crypto_sha256(text, 64, v->sign_key);

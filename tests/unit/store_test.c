@@ -83,8 +83,8 @@ static void test_secrets(void **state)
 	assert_int_equal(store_secret_count(tx), 1);
 	assert_int_equal(store_secret_each(tx, count_row, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(store_secret_del(tx, id), 0);
-	assert_int_equal(store_secret_del(tx, id), 1);
+	assert_int_equal(store_secret_del(tx, id, NULL), 0);
+	assert_int_equal(store_secret_del(tx, id, NULL), 1);
 	assert_int_equal(store_secret_get(tx, id, &ver, &rec, &len), 1);
 	assert_int_equal(store_tx_commit(tx), 0);
 	store_close(st);

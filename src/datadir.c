@@ -81,8 +81,7 @@ static int datadir_dir(const char *dir)
 			log_err("data dir: cannot chmod %s: %s", dir, strerror(errno));
 			return -1;
 		}
-		log_warn("data dir: %s had mode %04o (group/other access); set to 0700", dir,
-			 mode);
+		log_warn("data dir: %s had mode %04o (group/other access); set to 0700", dir, mode);
 	}
 	return 0;
 }

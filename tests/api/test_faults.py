@@ -51,7 +51,9 @@ def test_fsync_eio():
 
 
 def _mount(path, opts):
-    subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", path], check=True)
+    # mode=0700: a tmpfs root is 1777 by default, which the daemon refuses
+    subprocess.run(["mount", "-t", "tmpfs", "-o", opts + ",mode=0700", "tmpfs", path],
+                   check=True)
 
 
 def test_full_disk_then_space_again():

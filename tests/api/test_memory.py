@@ -3,10 +3,12 @@ daemon's memory (/proc/PID/mem, as root) finds neither the keys nor a secret
 value read during the session; the process is non-dumpable with no core
 files. Runs the release build: the sanitizer's shadow memory is too large
 to scan."""
+import grp
 import hashlib
 import hmac
 import json
 import os
+import pwd
 import shutil
 import socket
 import sqlite3
@@ -94,7 +96,8 @@ def test_non_dumpable_and_no_core():
     that user; a non-dumpable one's belong to root."""
     need_root("starts the daemon as user nobody")
     d = tempfile.mkdtemp(prefix="gv-dump-")
-    os.chmod(d, 0o777)
+    # the daemon's own private dir (a world-writable one is refused)
+    os.chown(d, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
     port = free_port()
     env = dict(os.environ, GROUP_ID="g", AUTH_TOKEN="0123456789abcdef0", DATA_DIR=d,
                PORT=str(port), QUIET="1")
@@ -107,6 +110,7 @@ def test_non_dumpable_and_no_core():
                 break
             except OSError:
                 time.sleep(0.02)
+        assert p.poll() is None, p.stderr.read()  # running, not a zombie's /proc
         assert os.stat("/proc/%d/environ" % p.pid).st_uid == 0
         with open("/proc/%d/limits" % p.pid) as f:
             core = [line for line in f if line.startswith("Max core file size")][0]

@@ -44,6 +44,7 @@ static const struct {
     [API_TOKEN_NOT_FOUND] = {404, "Token not found", NULL},
     [API_TOKEN_TOO_LARGE] = {400, "Token would be too large", "TOKEN_TOO_LARGE"},
     [API_MIGRATE_REFUSED] = {422, "Imported vault cannot be migrated", "MIGRATION_REFUSED"},
+    [API_AUTH_LIMIT] = {429, "Too many failed authentication attempts", "RATE_LIMITED"},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }

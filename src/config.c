@@ -31,13 +31,20 @@ const struct config_var config_vars[] = {
     {"KDF_MEMORY_KIB", "65536", "Argon2id memory for new vaults"},
     {"KDF_ITERATIONS", "3", "Argon2id passes for new vaults"},
     {"KDF_PARALLELISM", "4", "Argon2id lanes for new vaults"},
-    {"TRUST_PROXY", "0", "1: client address from X-Forwarded-For (behind a proxy)"},
+    {"TRUST_PROXY", "0",
+     "N trusted proxies in front: the client is the Nth X-Forwarded-For hop from the right"},
     {"QUIET", "0", "1: no info logs"},
     {"SECCOMP", "1", "1: confine the running daemon with a seccomp filter (0: off, for debugging)"},
     {"AUDIT_COALESCE_SECONDS", "60",
      "window for coalescing repeated denials/not-found per token (0: one entry each)"},
     {"AUDIT_SINK", "(none)",
      "also push each audit entry to a file (JSON lines) or syslog:<facility>"},
+    {"UNLOCK_QUEUE", "8", "unlocks admitted at once, one Argon2id at a time (429 beyond)"},
+    {"UNLOCK_QUEUE_WAIT_SECONDS", "25", "longest an unlock may wait for its turn (429 beyond)"},
+    {"UNLOCK_MAX_FAILURES_TOTAL", "50",
+     "failed unlocks per UNLOCK_WINDOW_SECONDS from all clients (then 429 for everyone)"},
+    {"MGMT_AUTH_MAX_FAILURES", "20", "bad x-auth-token per address per window (429 beyond)"},
+    {"MGMT_AUTH_WINDOW_SECONDS", "60", "window for MGMT_AUTH_MAX_FAILURES"},
     {NULL, NULL, NULL},
 };
 
@@ -136,10 +143,15 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("KDF_MEMORY_KIB", 1024, 262144, kdf_memory);
 	UINT_VAR("KDF_ITERATIONS", 1, 16, kdf_iterations);
 	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);
-	UINT_VAR("TRUST_PROXY", 0, 1, trust_proxy);
+	UINT_VAR("TRUST_PROXY", 0, 16, trust_proxy);
 	UINT_VAR("QUIET", 0, 1, quiet);
 	UINT_VAR("SECCOMP", 0, 1, seccomp);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
+	UINT_VAR("UNLOCK_QUEUE", 1, 64, unlock_queue);
+	UINT_VAR("UNLOCK_QUEUE_WAIT_SECONDS", 1, 300, unlock_queue_wait);
+	UINT_VAR("UNLOCK_MAX_FAILURES_TOTAL", 1, 1000000, unlock_max_failures_total);
+	UINT_VAR("MGMT_AUTH_MAX_FAILURES", 1, 1000000, mgmt_auth_max_failures);
+	UINT_VAR("MGMT_AUTH_WINDOW_SECONDS", 1, 86400, mgmt_auth_window);
 #undef UINT_VAR
 	/* A per-address cap above the total cap means the total cap. */
 	if (cfg->max_connections_per_ip > cfg->max_connections)

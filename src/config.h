@@ -30,11 +30,17 @@ struct config {
 	unsigned kdf_memory;	/* KiB, for new vaults */
 	unsigned kdf_iterations;
 	unsigned kdf_parallelism;
-	int trust_proxy;	 /* take the client address from X-Forwarded-For */
+	unsigned trust_proxy;	 /* proxies in front: the client is X-Forwarded-For's Nth from the right */
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
 	int quiet;
 	int seccomp; /* SECCOMP: enter the sandbox once serving */
+
+	unsigned unlock_queue;		    /* unlocks admitted at once (running + waiting) */
+	unsigned unlock_queue_wait;	    /* seconds an unlock may wait for its turn */
+	unsigned unlock_max_failures_total; /* failed unlocks per window, all clients */
+	unsigned mgmt_auth_max_failures;    /* bad AUTH_TOKENs per address per window */
+	unsigned mgmt_auth_window;	    /* seconds */
 };
 
 /* One row per variable: name, default, what it sets. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "clientaddr.h"
 #include "config.h"
 #include "conn.h"
 #include "crypto.h"
@@ -133,16 +134,24 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 	return ret;
 }
 
-static enum MHD_Result http_error(struct MHD_Connection *c, enum api_err e, const char *details,
-				  int close_after)
+/* An error with Retry-After (seconds; 0: none). */
+static enum MHD_Result http_error_retry(struct MHD_Connection *c, enum api_err e,
+					const char *details, unsigned retry, int close_after)
 {
 	struct api_resp resp = {.status = 0};
 	enum MHD_Result r;
 
 	api_fail(&resp, e, details);
+	resp.retry_after = retry;
 	r = http_send(c, &resp, close_after);
 	json_decref(resp.body);
 	return r;
+}
+
+static enum MHD_Result http_error(struct MHD_Connection *c, enum api_err e, const char *details,
+				  int close_after)
+{
+	return http_error_retry(c, e, details, 0, close_after);
 }
 
 /* Keeps the path as sent; segments are decoded one by one below so that an
@@ -166,23 +175,44 @@ static void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+/* Collects the X-Forwarded-For lines in the order received (the last
+ * CLIENTADDR_MAX_LINES of them). */
+struct http_xff {
+	const char *v[CLIENTADDR_MAX_LINES];
+	size_t n;
+};
+
+static enum MHD_Result http_collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	struct http_xff *x = cls;
+
+	(void)kind;
+	if (value == NULL || strcasecmp(key, "x-forwarded-for") != 0)
+		return MHD_YES;
+	if (x->n == CLIENTADDR_MAX_LINES) {
+		memmove(x->v, x->v + 1, (x->n - 1) * sizeof(x->v[0]));
+		x->n--;
+	}
+	x->v[x->n++] = value;
+	return MHD_YES;
+}
+
+/* The socket's peer, or with TRUST_PROXY=N the Nth X-Forwarded-For hop
+ * from the right: the address the outermost trusted proxy saw. The hops
+ * left of it are the client's own words and are never used; a hop that is
+ * missing or not an IP address falls back to the socket's peer. */
 static void http_client_ip(struct http *h, struct MHD_Connection *c, char *ip, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 	snprintf(ip, len, "unknown");
-	if (h->cfg->trust_proxy) {
-		const char *xff =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-forwarded-for");
-		if (xff != NULL) {
-			size_t n = strcspn(xff, ", ");
-			if (n > 0 && n < len) {
-				memcpy(ip, xff, n);
-				ip[n] = '\0';
-				return;
-			}
-		}
+	if (h->cfg->trust_proxy > 0) {
+		struct http_xff x = {.n = 0};
+		MHD_get_connection_values(c, MHD_HEADER_KIND, http_collect_xff, &x);
+		if (clientaddr_from_xff(x.v, x.n, h->cfg->trust_proxy, ip, len) == 0)
+			return;
 	}
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
@@ -349,15 +379,26 @@ static enum api_err http_route(struct http_conn *hc, const char *url, const char
 	return API_OK;
 }
 
-static enum api_err http_auth(struct http *h, struct MHD_Connection *c, struct http_conn *hc)
+/* Authenticates on the head. The management token: an address past its
+ * failure budget is refused (API_AUTH_LIMIT, *retry set) before its token
+ * is even compared (a good token from it waits too, else the 429/200
+ * difference would still answer guesses); each failure is counted and
+ * audited, coalesced per address and window. */
+static enum api_err http_auth(struct http *h, struct MHD_Connection *c, struct http_conn *hc,
+			      unsigned *retry)
 {
 	const char *t;
 
 	if (hc->rt->auth == API_AUTH_MGMT) {
+		*retry = vault_auth_blocked(h->v, hc->ip);
+		if (*retry > 0)
+			return API_AUTH_LIMIT;
 		t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-auth-token");
-		if (t == NULL ||
-		    !crypto_equal_str(t, strlen(t), h->cfg->auth_token, strlen(h->cfg->auth_token)))
+		if (t == NULL || !crypto_equal_str(t, strlen(t), h->cfg->auth_token,
+						   strlen(h->cfg->auth_token))) {
+			vault_auth_failed(h->v, hc->ip);
 			return API_UNAUTHORIZED;
+		}
 	} else if (hc->rt->auth == API_AUTH_CAP) {
 		t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-capability-token");
 		if (t == NULL || t[0] == '\0')
@@ -376,21 +417,22 @@ static enum MHD_Result http_head(struct http *h, struct MHD_Connection *c, struc
 	struct http_sock *hs = http_sock_of(c);
 	const char *why = NULL;
 	size_t body = 0;
+	unsigned retry = 0;
 	enum api_err e;
 
 	atomic_store_explicit(&h->last_request, util_mono_ms(), memory_order_relaxed);
 	why = http_frame_check(h, c, method, version, &body);
 	if (why != NULL)
 		return http_error(c, API_BAD_HEADER, why, 1);
+	http_client_ip(h, c, hc->ip, sizeof(hc->ip));
 	e = http_route(hc, url, method, &why);
 	if (e == API_OK)
-		e = http_auth(h, c, hc);
+		e = http_auth(h, c, hc, &retry);
 	if (e != API_OK)
-		return http_error(c, e, why, body > 0);
+		return http_error_retry(c, e, why, retry, body > 0);
 	hc->limit = hc->rt->body < h->cfg->max_body ? hc->rt->body : h->cfg->max_body;
 	if (body != SIZE_MAX && body > hc->limit)
 		return http_error(c, API_BODY_TOO_LARGE, NULL, 1);
-	http_client_ip(h, c, hc->ip, sizeof(hc->ip));
 	if (hs != NULL && hs->slot != NULL)
 		conn_head_done(h->conns, hs->slot, body, hc->limit);
 	return MHD_YES;

@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	while ((sig = main_wait(&set, h, v)) < 0)
 		;
 	log_info("signal %d: shutting down", sig);
+	vault_quiesce(v); /* queued unlocks are answered, so http_stop need not wait for them */
 	http_stop(h);
 	vault_free(v);
 	crypto_wipe(&cfg, sizeof(cfg));

@@ -95,7 +95,9 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
 	long long count = 0;
 	unsigned retry = 0;
+	struct vault_defer *d = NULL;
 	enum vault_err err;
+	int wait = 0;
 
 	if (bad) {
 		fail_field(resp, why, "Must be a non-empty string");
@@ -109,11 +111,21 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 		fail_field(resp, "password", "Must be at most 1024 bytes");
 		return;
 	}
-	err = vault_unlock(v, json_string_value(pw), json_string_length(pw), &who, &count, &retry);
+	err = vault_unlock_prepare(v, json_string_value(pw), json_string_length(pw), &who, &retry,
+				   &wait, &d);
+	if (err == VAULT_OK && !wait) {
+		/* Parked until the unlock queue's thread has run it: no worker
+		 * waits for the derivation. */
+		resp->defer = d;
+		return;
+	}
+	if (err == VAULT_OK)
+		err = vault_unlock_wait(d, &count);
+	vault_defer_free(d);
 	if (err != VAULT_OK) {
 		api_fail(resp, api_vault_err(err),
 			 err == VAULT_BAD_LEGACY ? vault_migrate_why() : NULL);
-		resp->retry_after = err == VAULT_KDF_BUSY ? 1 : retry;
+		resp->retry_after = retry;
 		return;
 	}
 	api_reply(resp, 200,

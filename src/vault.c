@@ -115,8 +115,9 @@ static void *vault_timer_main(void *arg)
 /* Frees what vault_new may have set up; the timer is not running. */
 static void vault_release(struct vault *v)
 {
+	vault_unlockq_stop(v);
 	store_close(v->st);
-	ratelimit_free(v->unlock_rl);
+	ratelimit_free(v->auth_rl);
 	regcache_free(v->tokens);
 	token_cache_free(v->verified);
 	rowcache_free(v->rows);
@@ -170,13 +171,14 @@ struct vault *vault_new(const struct config *cfg)
 			goto fail;
 		store_audit_set_sink(v->st, audit_sink_push, v->sink);
 	}
-	v->unlock_rl = ratelimit_new(VAULT_RL_SLOTS, cfg->unlock_max_failures, cfg->unlock_window);
+	v->auth_rl =
+	    ratelimit_new(VAULT_RL_SLOTS, cfg->mgmt_auth_max_failures, cfg->mgmt_auth_window);
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
 	v->verified = token_cache_new(VAULT_TOKEN_CACHE);
 	v->rows = rowcache_new(VAULT_ROW_CACHE);
-	if (v->unlock_rl == NULL || v->tokens == NULL || v->verified == NULL || v->rows == NULL)
+	if (v->auth_rl == NULL || v->tokens == NULL || v->verified == NULL || v->rows == NULL)
 		goto fail;
-	if (vault_load_initialized(v) != 0)
+	if (vault_load_initialized(v) != 0 || vault_unlockq_start(v) != 0)
 		goto fail;
 	if (pthread_create(&v->timer, NULL, vault_timer_main, v) != 0)
 		goto fail;
@@ -190,6 +192,7 @@ void vault_free(struct vault *v)
 {
 	if (v == NULL)
 		return;
+	vault_unlockq_stop(v); /* answers queued unlocks; none runs after this */
 	pthread_mutex_lock(&v->tmu);
 	v->stopping = 1;
 	pthread_cond_signal(&v->tcv);
@@ -289,6 +292,21 @@ enum vault_err vault_kdf_run(struct vault *v, const struct crypto_kdf *kdf,
 
 	if (pthread_mutex_trylock(&v->kdf_mu) != 0)
 		return VAULT_KDF_BUSY;
+	rc = crypto_argon2id(kdf, pw, pwlen, salt, CRYPTO_KDF_SALT_LEN, out, CRYPTO_KEY_LEN);
+	pthread_mutex_unlock(&v->kdf_mu);
+	crypto_scrub_stack();
+	return rc == 0 ? VAULT_OK : VAULT_INTERNAL;
+}
+
+/* The unlock queue's thread waits its turn behind an init instead of
+ * failing: it is the only unlock running, so the wait is one derivation. */
+static enum vault_err vault_kdf_wait(struct vault *v, const struct crypto_kdf *kdf,
+				     const unsigned char *salt, const char *pw, size_t pwlen,
+				     unsigned char *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&v->kdf_mu);
 	rc = crypto_argon2id(kdf, pw, pwlen, salt, CRYPTO_KDF_SALT_LEN, out, CRYPTO_KEY_LEN);
 	pthread_mutex_unlock(&v->kdf_mu);
 	crypto_scrub_stack();
@@ -397,7 +415,7 @@ static void vault_unlock_upgrade(struct vault *v, struct vault_unlock_meta *m, c
 		return;
 	m->nkek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (m->nkek == NULL || crypto_random(m->nsalt, sizeof(m->nsalt)) != 0 ||
-	    vault_kdf_run(v, &m->nkdf, m->nsalt, pw, pwlen, m->nkek) != VAULT_OK) {
+	    vault_kdf_wait(v, &m->nkdf, m->nsalt, pw, pwlen, m->nkek) != VAULT_OK) {
 		log_warn("%s: kdf not re-derived this time", __func__);
 		crypto_secure_free(m->nkek, CRYPTO_KEY_LEN);
 		m->nkek = NULL;
@@ -504,9 +522,8 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 	return err;
 }
 
-enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
-			    const struct vault_actor *who, long long *secret_count,
-			    unsigned *retry_after)
+enum vault_err vault_unlock_run(struct vault *v, const char *pw, size_t pwlen,
+				const struct vault_actor *who, long long *secret_count)
 {
 	struct vault_unlock_meta m = {.wrapped = NULL};
 	struct vault_keys *k = NULL;
@@ -516,9 +533,6 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 
 	if (!vault_is_initialized(v))
 		return VAULT_NOT_INIT;
-	*retry_after = ratelimit_blocked(v->unlock_rl, who->ip, util_mono_ms());
-	if (*retry_after > 0)
-		return VAULT_UNLOCK_LIMIT;
 	err = vault_unlock_read(v, &m);
 	if (err != VAULT_OK)
 		goto done;
@@ -527,7 +541,7 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 		err = VAULT_INTERNAL;
 		goto done;
 	}
-	err = vault_kdf_run(v, &m.kdf, m.salt, pw, pwlen, k->kek);
+	err = vault_kdf_wait(v, &m.kdf, m.salt, pw, pwlen, k->kek);
 	if (err != VAULT_OK)
 		goto done;
 	vault_unlock_upgrade(v, &m, pw, pwlen);
@@ -538,11 +552,8 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 							   : "Invalid password";
 		struct vault_audit_ev fail = {
 		    "vault.unlock_failed", ev.user, who->ip, NULL, 0, NULL, what, 0, NULL};
-		if (err == VAULT_BAD_PASSWORD)
-			ratelimit_fail(v->unlock_rl, who->ip, util_mono_ms());
 		vault_audit_one(v, NULL, &fail);
 	} else if (err == VAULT_OK) {
-		ratelimit_clear(v->unlock_rl, who->ip);
 		pthread_mutex_lock(&v->tmu);
 		pthread_cond_signal(&v->tcv);
 		pthread_mutex_unlock(&v->tmu);
@@ -554,6 +565,21 @@ done:
 	free(m.legacy);
 	crypto_scrub_stack();
 	return err;
+}
+
+int vault_unlock_pending_legacy(struct vault *v)
+{
+	struct store_tx *tx = store_tx_begin(v->st, 0);
+	unsigned char *val = NULL;
+	size_t len;
+	int r;
+
+	if (tx == NULL)
+		return 0;
+	r = store_meta_get(tx, "legacy", &val, &len);
+	free(val);
+	store_tx_rollback(tx);
+	return r == 0;
 }
 
 enum vault_err vault_lock(struct vault *v, const struct vault_actor *who)

@@ -35,7 +35,27 @@ unsigned vault_session_left(struct vault *v);
 
 enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 			  const struct vault_actor *who);
-/* *retry_after is set (seconds) with VAULT_UNLOCK_LIMIT. */
+struct vault_defer;
+/* Admits an unlock on the calling thread: every refusal is decided here
+ * (VAULT_UNLOCK_LIMIT when the client's or the vault's failure budget is
+ * spent, VAULT_KDF_BUSY when the queue is full or the turn would come too
+ * late; both set *retry_after in seconds). On VAULT_OK *out (caller frees:
+ * vault_defer_free) is submitted like a read: the unlock queue's thread
+ * derives the key and opens the session, then done runs; its failure
+ * (vault_defer_failure) is VAULT_BAD_PASSWORD for a wrong password. *wait
+ * is set when the caller should run it with vault_unlock_wait instead: an
+ * ocmt-v1 migration, whose refusal names what failed (vault_migrate_why). */
+enum vault_err vault_unlock_prepare(struct vault *v, const char *pw, size_t pwlen,
+				    const struct vault_actor *who, unsigned *retry_after,
+				    int *wait, struct vault_defer **out);
+/* Submits a prepared unlock and waits on this thread; *secret_count on
+ * VAULT_OK, vault_migrate_why() set on VAULT_BAD_LEGACY. */
+enum vault_err vault_unlock_wait(struct vault_defer *d, long long *secret_count);
+/* Refuses new unlocks and answers queued ones without running them (at
+ * shutdown, before the HTTP layer waits for parked requests). */
+void vault_quiesce(struct vault *v);
+/* vault_unlock_prepare then vault_unlock_wait. *retry_after is set
+ * (seconds) with VAULT_UNLOCK_LIMIT and VAULT_KDF_BUSY. */
 enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 			    const struct vault_actor *who, long long *secret_count,
 			    unsigned *retry_after);
@@ -44,6 +64,14 @@ enum vault_err vault_unlock(struct vault *v, const char *pw, size_t pwlen,
 const char *vault_migrate_why(void);
 enum vault_err vault_lock(struct vault *v, const struct vault_actor *who);
 enum vault_err vault_extend(struct vault *v, unsigned *expires_in);
+
+/* Failed management-token attempts (vault_authfail.c). The seconds an
+ * address must wait before its next attempt (0: it may try now); a refusal
+ * is audited, coalesced per address and window. */
+unsigned vault_auth_blocked(struct vault *v, const char *ip);
+/* Counts a wrong or missing x-auth-token from ip and audits it (coalesced:
+ * one auth.failed entry per address and window, with a count). */
+void vault_auth_failed(struct vault *v, const char *ip);
 
 /* Capability tokens (vault_token.c). *out is a new reference. */
 enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *allowed,

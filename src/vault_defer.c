@@ -14,6 +14,7 @@ void vault_defer_free(struct vault_defer *r)
 {
 	if (r == NULL)
 		return;
+	vault_unlock_release(r->unlock);
 	crypto_wipe_free(r->answer);
 	json_decref(r->rec);
 	free(r->entry);
@@ -29,6 +30,8 @@ char *vault_defer_take(struct vault_defer *r, size_t *len)
 	static const char put_old[] = "{\"success\":true,\"created\":false}";
 	char *a = r->answer;
 
+	if (r->unlock != NULL)
+		return vault_unlock_answer(r->unlock, len);
 	if (r->is_put) {
 		const char *t = r->created ? put_new : put_old;
 		*len = strlen(t);
@@ -43,6 +46,8 @@ char *vault_defer_take(struct vault_defer *r, size_t *len)
 
 enum vault_err vault_defer_failure(const struct vault_defer *r)
 {
+	if (r->unlock != NULL)
+		return vault_unlock_failure(r->unlock);
 	return r->is_put ? VAULT_STORE_FAILED : VAULT_AUDIT_FAILED;
 }
 
@@ -80,6 +85,8 @@ static int vault_defer_put_job(struct store_tx *tx, void *arg)
 
 int vault_defer_submit(struct vault_defer *r, void (*done)(void *ctx, int rc), void *ctx)
 {
+	if (r->unlock != NULL)
+		return vault_unlock_submit(r->unlock, done, ctx);
 	if (r->is_put) {
 		r->row.job = vault_defer_put_job;
 		r->row.arg = r;

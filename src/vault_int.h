@@ -58,7 +58,6 @@ struct vault {
 	int initialized;
 	pthread_mutex_t kdf_mu;	 /* one Argon2id derivation at a time */
 	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
-	struct ratelimit *unlock_rl;
 	struct regcache *tokens;      /* registry cache for token checks */
 	struct token_cache *verified; /* tokens whose MAC and shape passed */
 	struct rowcache *rows;	      /* sealed rows recently read (vault_row.c) */
@@ -75,6 +74,8 @@ struct vault {
 	const struct vault_keys *mac_keys;
 	struct vault_deny *deny; /* coalesced denials (vault_deny.c) */
 	struct audit_sink *sink; /* AUDIT_SINK, or NULL */
+	struct vault_unlockq *unlockq; /* the unlock queue and its limits (vault_unlock.c) */
+	struct ratelimit *auth_rl;     /* bad AUTH_TOKENs per address (vault_authfail.c) */
 };
 
 /* ---- vault.c: session and keys ---- */
@@ -100,6 +101,33 @@ json_t *vault_kdf_json(const struct crypto_kdf *kdf, const unsigned char *salt);
 int vault_kdf_parse(json_t *o, struct crypto_kdf *kdf, unsigned char *salt);
 /* The vault's stored kdf parameters. 0 or -1. */
 int vault_kdf_load(struct store_tx *tx, struct crypto_kdf *kdf, unsigned char *salt);
+
+/* The unlock itself (on the unlock queue's thread): derives the KEK,
+ * waiting for an init's derivation if one runs, opens the root key (or
+ * migrates an ocmt-v1 vault), audits the outcome and opens the session.
+ * No rate limit here: the queue applies them (vault_unlock.c). */
+enum vault_err vault_unlock_run(struct vault *v, const char *pw, size_t pwlen,
+				const struct vault_actor *who, long long *secret_count);
+/* Whether the store holds an ocmt-v1 document waiting to be migrated. */
+int vault_unlock_pending_legacy(struct vault *v);
+
+/* ---- vault_unlock.c: the unlock queue ---- */
+
+struct vault_unlock_job;
+/* Sets up v->unlockq and starts its thread. 0 or -1 (v->unlockq may be
+ * set: vault_unlockq_stop frees it). */
+int vault_unlockq_start(struct vault *v);
+/* Answers every queued unlock, stops the thread, frees v->unlockq. */
+void vault_unlockq_stop(struct vault *v);
+/* Queues an admitted job for the thread (vault_defer_submit). 0, or -1 if
+ * it cannot be queued (done is then not called). */
+int vault_unlock_submit(struct vault_unlock_job *j, void (*done)(void *ctx, int rc), void *ctx);
+/* Frees a job whose done has run or that was never queued. */
+void vault_unlock_release(struct vault_unlock_job *j);
+/* A successful unlock's answer (wipe-on-free text), or NULL. */
+char *vault_unlock_answer(const struct vault_unlock_job *j, size_t *len);
+/* What a failed unlock answers. */
+enum vault_err vault_unlock_failure(const struct vault_unlock_job *j);
 
 /* ---- vault_signkey.c ---- */
 
@@ -221,6 +249,7 @@ struct vault_defer {
 	json_t *rec;
 	char *entry_updated;
 	int created;
+	struct vault_unlock_job *unlock; /* an unlock: run on the unlock queue */
 };
 
 /* Decrypts every row for a listing or the ocmt-v1 export. */

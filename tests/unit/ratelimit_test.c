@@ -4,6 +4,7 @@
 #include "test_common.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "ratelimit.h"
 
@@ -42,6 +43,30 @@ static void test_clear_and_evict(void **state)
 	assert_true(ratelimit_blocked(rl, "c", 40) > 0);
 	ratelimit_free(rl);
 	ratelimit_free(NULL);
+}
+
+/* Keys are whole: an (address, userId) key longer than any fixed buffer is
+ * not confused with another sharing its first 300 bytes, and a success
+ * clearing one key leaves its neighbours' failures alone. */
+static void test_long_keys_stay_apart(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(16, 2, 60);
+	char a[400], b[400];
+
+	(void)state;
+	memset(a, 'x', sizeof(a) - 2);
+	memcpy(b, a, sizeof(b));
+	a[sizeof(a) - 2] = 'a';
+	b[sizeof(b) - 2] = 'b';
+	a[sizeof(a) - 1] = b[sizeof(b) - 1] = '\0';
+	ratelimit_fail(rl, a, 0);
+	ratelimit_fail(rl, a, 0);
+	ratelimit_fail(rl, b, 0);
+	assert_true(ratelimit_blocked(rl, a, 0) > 0);
+	assert_int_equal(ratelimit_blocked(rl, b, 0), 0);
+	ratelimit_clear(rl, b);
+	assert_true(ratelimit_blocked(rl, a, 0) > 0);
+	ratelimit_free(rl);
 }
 
 #define RL_THREADS 4
@@ -95,6 +120,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_budget_per_client),
 	    cmocka_unit_test(test_clear_and_evict),
+	    cmocka_unit_test(test_long_keys_stay_apart),
 	    cmocka_unit_test(test_concurrent_failures_counted_once),
 	};
 	return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);

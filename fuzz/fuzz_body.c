@@ -65,6 +65,7 @@ static void setup(void)
 	setenv("KDF_PARALLELISM", "1", 1);
 	setenv("TOKEN_ISSUE_PER_HOUR", "1000000", 1);
 	setenv("UNLOCK_MAX_FAILURES", "1000000", 1);
+	setenv("UNLOCK_MAX_FAILURES_TOTAL", "1000000", 1);
 	setenv("QUIET", "1", 1);
 	if (mkdtemp(dir) == NULL)
 		abort();
@@ -164,10 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	r->handler(v, &cfg, &req, &resp);
-	if (resp.defer != NULL) { /* a write: perform it and wait, as the HTTP layer would */
+	if (resp.defer != NULL) { /* perform it and wait, and answer as the HTTP layer would */
 		enum vault_err e = vault_defer_wait(resp.defer);
-		assert(e == VAULT_OK);
-		resp.body = take_answer(resp.defer);
+		if (e == VAULT_OK)
+			resp.body = take_answer(resp.defer);
+		else
+			api_fail(&resp, api_vault_err(e), NULL);
 		vault_defer_free(resp.defer);
 		resp.defer = NULL;
 	}

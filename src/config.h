@@ -30,7 +30,7 @@ struct config {
 	unsigned kdf_memory;	/* KiB, for new vaults */
 	unsigned kdf_iterations;
 	unsigned kdf_parallelism;
-	unsigned trust_proxy;	 /* proxies in front: the client is X-Forwarded-For's Nth from the right */
+	unsigned trust_proxy;	 /* proxies in front (X-Forwarded-For hops) */
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
 	int quiet;

@@ -46,8 +46,8 @@ struct vault_defer;
  * is set when the caller should run it with vault_unlock_wait instead: an
  * ocmt-v1 migration, whose refusal names what failed (vault_migrate_why). */
 enum vault_err vault_unlock_prepare(struct vault *v, const char *pw, size_t pwlen,
-				    const struct vault_actor *who, unsigned *retry_after,
-				    int *wait, struct vault_defer **out);
+				    const struct vault_actor *who, unsigned *retry_after, int *wait,
+				    struct vault_defer **out);
 /* Submits a prepared unlock and waits on this thread; *secret_count on
  * VAULT_OK, vault_migrate_why() set on VAULT_BAD_LEGACY. */
 enum vault_err vault_unlock_wait(struct vault_defer *d, long long *secret_count);

@@ -11,8 +11,7 @@
 #include "util.h"
 
 /* One coalesced entry per (address, action) and window. */
-static void vault_auth_audit(struct vault *v, const char *ip, const char *action,
-			     const char *error)
+static void vault_auth_audit(struct vault *v, const char *ip, const char *action, const char *error)
 {
 	struct vault_audit_ev ev = {action, "unauthenticated", ip, NULL, 0, NULL, error, 0, NULL};
 	char key[80];

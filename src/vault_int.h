@@ -56,8 +56,8 @@ struct vault {
 	struct vault_keys *keys;
 	int64_t expires; /* monotonic ms */
 	int initialized;
-	pthread_mutex_t kdf_mu;	 /* one Argon2id derivation at a time */
-	unsigned char *sign_key; /* CRYPTO_HASH_LEN bytes, secure heap */
+	pthread_mutex_t kdf_mu;	      /* one Argon2id derivation at a time */
+	unsigned char *sign_key;      /* CRYPTO_HASH_LEN bytes, secure heap */
 	struct regcache *tokens;      /* registry cache for token checks */
 	struct token_cache *verified; /* tokens whose MAC and shape passed */
 	struct rowcache *rows;	      /* sealed rows recently read (vault_row.c) */
@@ -74,8 +74,11 @@ struct vault {
 	const struct vault_keys *mac_keys;
 	struct vault_deny *deny; /* coalesced denials (vault_deny.c) */
 	struct audit_sink *sink; /* AUDIT_SINK, or NULL */
-	struct vault_unlockq *unlockq; /* the unlock queue and its limits (vault_unlock.c) */
-	struct ratelimit *auth_rl;     /* bad AUTH_TOKENs per address (vault_authfail.c) */
+
+	/* the unlock queue and its limits (vault_unlock.c) */
+	struct vault_unlockq *unlockq;
+	/* bad AUTH_TOKENs per address (vault_authfail.c) */
+	struct ratelimit *auth_rl;
 };
 
 /* ---- vault.c: session and keys ---- */

@@ -240,8 +240,8 @@ static enum vault_err vault_unlock_admit(struct vault *v, struct vault_unlock_jo
 }
 
 enum vault_err vault_unlock_prepare(struct vault *v, const char *pw, size_t pwlen,
-				    const struct vault_actor *who, unsigned *retry_after,
-				    int *wait, struct vault_defer **out)
+				    const struct vault_actor *who, unsigned *retry_after, int *wait,
+				    struct vault_defer **out)
 {
 	struct vault_unlock_job *j;
 	struct vault_defer *d;
@@ -329,8 +329,9 @@ void vault_unlock_release(struct vault_unlock_job *j)
 char *vault_unlock_answer(const struct vault_unlock_job *j, size_t *len)
 {
 	char text[128], *a;
-	int n = snprintf(text, sizeof(text), "{\"success\":true,\"expiresIn\":%u,\"secretCount\":%lld}",
-			 j->v->cfg->session_ttl, j->count);
+	int n =
+	    snprintf(text, sizeof(text), "{\"success\":true,\"expiresIn\":%u,\"secretCount\":%lld}",
+		     j->v->cfg->session_ttl, j->count);
 
 	if (n < 0 || (size_t)n >= sizeof(text) || (a = crypto_wipe_malloc((size_t)n + 1)) == NULL)
 		return NULL;

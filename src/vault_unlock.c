@@ -31,6 +31,7 @@ struct vault_unlock_job {
 	char key[VAULT_UNLOCK_KEY_MAX]; /* the per-client limit's key */
 	int64_t admitted;		/* monotonic ms */
 	int state;			/* under the queue's mutex */
+	int orphan;			/* freed by its owner while queued: the thread frees it */
 	void (*done)(void *ctx, int rc);
 	void *ctx;
 	enum vault_err err;
@@ -104,7 +105,7 @@ static void vault_unlock_job_run(struct vault *v, struct vault_unlock_job *j, in
 	int64_t start = util_mono_ms();
 	void (*done)(void *, int) = j->done;
 	void *ctx = j->ctx;
-	int rc;
+	int rc, orphan;
 
 	if (stopping || start - j->admitted > (int64_t)v->cfg->unlock_queue_wait * 1000) {
 		j->err = VAULT_KDF_BUSY;
@@ -126,8 +127,12 @@ static void vault_unlock_job_run(struct vault *v, struct vault_unlock_job *j, in
 	pthread_mutex_lock(&q->mu);
 	j->state = JOB_FINISHED;
 	q->admitted--;
+	orphan = j->orphan;
 	pthread_mutex_unlock(&q->mu);
-	done(ctx, rc);
+	if (orphan) /* nobody waits for the answer any more */
+		vault_unlock_job_free(j);
+	else
+		done(ctx, rc);
 }
 
 static void *vault_unlockq_main(void *arg)
@@ -316,8 +321,14 @@ void vault_unlock_release(struct vault_unlock_job *j)
 		return;
 	q = j->v->unlockq;
 	/* Admitted but never submitted (or its submit failed): give the slot
-	 * back. A queued job is freed only after its done has run. */
+	 * back. Still queued (its connection went away before the answer,
+	 * e.g. at a forced stop): the thread frees it and calls no done. */
 	pthread_mutex_lock(&q->mu);
+	if (j->state == JOB_QUEUED) {
+		j->orphan = 1;
+		pthread_mutex_unlock(&q->mu);
+		return;
+	}
 	if (j->state == JOB_PREPARED) {
 		j->state = JOB_FINISHED;
 		q->admitted--;

@@ -64,7 +64,10 @@ def test_mixed_right_and_wrong_each_checked():
 
 
 def test_queue_full_refused_only_beyond_the_bound():
-    with Vault(UNLOCK_QUEUE=2, **REAL_KDF) as v:
+    # 8 passes (about 2 s here) so all six arrive while the first derives,
+    # and enough workers that none of them waits for a worker first.
+    with Vault(UNLOCK_QUEUE=2, THREADS=8, KDF_MEMORY_KIB=65536, KDF_ITERATIONS=8,
+               KDF_PARALLELISM=4) as v:
         expect(v.mgmt("POST", "/init", {"password": PASSWORD}), 200)
         results = unlock_all(v, [{"password": PASSWORD, "userId": "a%d" % i}
                                  for i in range(6)])

@@ -45,6 +45,11 @@ static const struct {
     [API_TOKEN_TOO_LARGE] = {400, "Token would be too large", "TOKEN_TOO_LARGE"},
     [API_MIGRATE_REFUSED] = {422, "Imported vault cannot be migrated", "MIGRATION_REFUSED"},
     [API_AUTH_LIMIT] = {429, "Too many failed authentication attempts", "RATE_LIMITED"},
+    [API_BAD_SHARE] = {400, "Invalid share", "INVALID_SHARE"},
+    [API_BAD_SHARES] = {401, "Shares do not unlock the vault", "SHARES_FAILED"},
+    [API_NO_THRESHOLD] = {400, "Vault has no threshold policy", "NO_THRESHOLD"},
+    [API_PASSWORD_OFF] = {400, "Vault policy requires threshold shares, not a password",
+			  "THRESHOLD_REQUIRED"},
 };
 
 int api_status(enum api_err e) { return e < API_ERR_COUNT ? api_errors[e].status : 500; }
@@ -78,6 +83,10 @@ static const enum api_err api_from_vault[VAULT_ERR_COUNT] = {
     [VAULT_NO_TOKEN] = API_TOKEN_NOT_FOUND,
     [VAULT_TOKEN_SIZE] = API_TOKEN_TOO_LARGE,
     [VAULT_BAD_LEGACY] = API_MIGRATE_REFUSED,
+    [VAULT_BAD_SHARE] = API_BAD_SHARE,
+    [VAULT_BAD_SHARES] = API_BAD_SHARES,
+    [VAULT_NO_THRESHOLD] = API_NO_THRESHOLD,
+    [VAULT_PASSWORD_OFF] = API_PASSWORD_OFF,
 };
 
 enum api_err api_vault_err(enum vault_err e)

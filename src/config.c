@@ -45,6 +45,8 @@ const struct config_var config_vars[] = {
      "failed unlocks per UNLOCK_WINDOW_SECONDS from all clients (then 429 for everyone)"},
     {"MGMT_AUTH_MAX_FAILURES", "20", "bad x-auth-token per address per window (429 beyond)"},
     {"MGMT_AUTH_WINDOW_SECONDS", "60", "window for MGMT_AUTH_MAX_FAILURES"},
+    {"UNLOCK_SHARES_WINDOW_SECONDS", "600",
+     "how long received shares wait for the k-th before they are wiped"},
     {NULL, NULL, NULL},
 };
 
@@ -152,6 +154,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("UNLOCK_MAX_FAILURES_TOTAL", 1, 1000000, unlock_max_failures_total);
 	UINT_VAR("MGMT_AUTH_MAX_FAILURES", 1, 1000000, mgmt_auth_max_failures);
 	UINT_VAR("MGMT_AUTH_WINDOW_SECONDS", 1, 86400, mgmt_auth_window);
+	UINT_VAR("UNLOCK_SHARES_WINDOW_SECONDS", 1, 86400, unlock_shares_window);
 #undef UINT_VAR
 	/* A per-address cap above the total cap means the total cap. */
 	if (cfg->max_connections_per_ip > cfg->max_connections)

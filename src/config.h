@@ -41,6 +41,7 @@ struct config {
 	unsigned unlock_max_failures_total; /* failed unlocks per window, all clients */
 	unsigned mgmt_auth_max_failures;    /* bad AUTH_TOKENs per address per window */
 	unsigned mgmt_auth_window;	    /* seconds */
+	unsigned unlock_shares_window;	    /* seconds pending shares wait for the k-th */
 };
 
 /* One row per variable: name, default, what it sets. */

@@ -80,6 +80,7 @@ static void *vault_timer_main(void *arg)
 
 		pthread_mutex_unlock(&v->tmu);
 		vault_deny_flush(v, 0);
+		vault_shares_tick(v);
 		pthread_mutex_lock(&v->tmu);
 		if (v->stopping)
 			break;
@@ -124,6 +125,7 @@ static void vault_release(struct vault *v)
 	vault_deny_free(v->deny);
 	audit_sink_close(v->sink); /* after store_close: its last batch is pushed */
 	crypto_secure_free(v->sign_key, CRYPTO_HASH_LEN);
+	vault_shares_free(v->shares);
 	free(v);
 }
 
@@ -133,7 +135,7 @@ static int vault_load_initialized(struct vault *v)
 	struct store_tx *tx = store_tx_begin(v->st, 0);
 	unsigned char *val = NULL;
 	size_t len;
-	int r1, r2;
+	int r1, r2, r3;
 
 	if (tx == NULL)
 		return -1;
@@ -142,10 +144,13 @@ static int vault_load_initialized(struct vault *v)
 	val = NULL;
 	r2 = store_meta_get(tx, "legacy", &val, &len);
 	free(val);
+	val = NULL;
+	r3 = store_meta_get(tx, "threshold", &val, &len);
+	free(val);
 	store_tx_rollback(tx);
-	if (r1 < 0 || r2 < 0)
+	if (r1 < 0 || r2 < 0 || r3 < 0)
 		return -1;
-	v->initialized = r1 == 0 || r2 == 0;
+	v->initialized = r1 == 0 || r2 == 0 || r3 == 0;
 	return 0;
 }
 
@@ -176,7 +181,9 @@ struct vault *vault_new(const struct config *cfg)
 	v->tokens = regcache_new(VAULT_TOKEN_CACHE);
 	v->verified = token_cache_new(VAULT_TOKEN_CACHE);
 	v->rows = rowcache_new(VAULT_ROW_CACHE);
-	if (v->auth_rl == NULL || v->tokens == NULL || v->verified == NULL || v->rows == NULL)
+	v->shares = vault_shares_new();
+	if (v->auth_rl == NULL || v->tokens == NULL || v->verified == NULL || v->rows == NULL ||
+	    v->shares == NULL)
 		goto fail;
 	if (vault_load_initialized(v) != 0 || vault_unlockq_start(v) != 0)
 		goto fail;
@@ -315,10 +322,11 @@ static enum vault_err vault_kdf_wait(struct vault *v, const struct crypto_kdf *k
 
 /* ---- init, unlock, lock ---- */
 
-/* Writes a new vault's kdf, wrapped root and creation time with its audit
+/* Writes a new vault's kdf and wrapped root (password; NULL: none), its
+ * threshold policy (thr; NULL: none) and creation time with its audit
  * entry, unless another init or an import won the race. */
 static enum vault_err vault_init_commit(struct vault *v, const char *kdftext,
-					const unsigned char *wrapped,
+					const unsigned char *wrapped, const char *thr,
 					const struct vault_audit_ev *ev)
 {
 	struct store_tx *tx;
@@ -331,8 +339,10 @@ static enum vault_err vault_init_commit(struct vault *v, const char *kdftext,
 		err = VAULT_ALREADY_INIT;
 	} else if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = VAULT_STORE_FAILED;
-	} else if (store_meta_put(tx, "kdf", kdftext, strlen(kdftext)) != 0 ||
-		   store_meta_put(tx, "root", wrapped, VAULT_WRAPPED_LEN) != 0 ||
+	} else if ((kdftext != NULL &&
+		    (store_meta_put(tx, "kdf", kdftext, strlen(kdftext)) != 0 ||
+		     store_meta_put(tx, "root", wrapped, VAULT_WRAPPED_LEN) != 0)) ||
+		   (thr != NULL && store_meta_put(tx, "threshold", thr, strlen(thr)) != 0) ||
 		   store_meta_put(tx, "created", ts, strlen(ts)) != 0 ||
 		   vault_audit_append(v, tx, NULL, ev) != 0) {
 		store_tx_rollback(tx);
@@ -347,46 +357,81 @@ static enum vault_err vault_init_commit(struct vault *v, const char *kdftext,
 	return err;
 }
 
-enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
-			  const struct vault_actor *who)
+/* The password's KEK (into k->kek) and its stored kdf text (*kdftext,
+ * malloc'd) and wrapping of k->root. */
+static enum vault_err vault_wrap_password(struct vault *v, struct vault_keys *k, const char *pw,
+					  size_t pwlen, char **kdftext,
+					  unsigned char wrapped[VAULT_WRAPPED_LEN])
 {
 	struct crypto_kdf kdf = {v->cfg->kdf_memory, v->cfg->kdf_iterations,
 				 v->cfg->kdf_parallelism};
-	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[VAULT_WRAPPED_LEN];
+	unsigned char salt[CRYPTO_KDF_SALT_LEN];
+	json_t *kj;
+	enum vault_err err;
+
+	*kdftext = NULL;
+	if (crypto_random(salt, sizeof(salt)) != 0)
+		return VAULT_INTERNAL;
+	err = vault_kdf_run(v, &kdf, salt, pw, pwlen, k->kek);
+	if (err != VAULT_OK)
+		return err;
+	kj = vault_kdf_json(&kdf, salt);
+	*kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
+	json_decref(kj);
+	if (*kdftext == NULL || crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1,
+					    k->root, CRYPTO_KEY_LEN, wrapped) != 0)
+		return VAULT_INTERNAL;
+	return VAULT_OK;
+}
+
+enum vault_err vault_init_policy(struct vault *v, const char *pw, size_t pwlen,
+				 const struct vault_threshold_req *t, const struct vault_actor *who,
+				 json_t **shares)
+{
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
 	struct vault_audit_ev ev = {
 	    "vault.initialized", vault_actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
-	char *kdftext = NULL;
-	json_t *kj = NULL;
-	enum vault_err err;
+	char *kdftext = NULL, *thr = NULL;
+	enum vault_err err = VAULT_OK;
 
-	if (k == NULL)
+	*shares = NULL;
+	if (k == NULL || (pw == NULL && t == NULL)) {
+		crypto_secure_free(k, sizeof(*k));
 		return VAULT_INTERNAL;
+	}
 	if (vault_is_initialized(v)) {
 		err = VAULT_ALREADY_INIT;
 		goto done;
 	}
-	if (crypto_random(salt, sizeof(salt)) != 0 || crypto_random(k->root, CRYPTO_KEY_LEN) != 0) {
+	if (crypto_random(k->root, CRYPTO_KEY_LEN) != 0) {
 		err = VAULT_INTERNAL;
 		goto done;
 	}
-	err = vault_kdf_run(v, &kdf, salt, pw, pwlen, k->kek);
-	if (err != VAULT_OK)
-		goto done;
-	kj = vault_kdf_json(&kdf, salt);
-	kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
-	if (kdftext == NULL || crypto_seal(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1,
-					   k->root, CRYPTO_KEY_LEN, wrapped) != 0) {
+	if (pw != NULL)
+		err = vault_wrap_password(v, k, pw, pwlen, &kdftext, wrapped);
+	if (err == VAULT_OK && t != NULL && vault_threshold_make(t, k->root, &thr, shares) != 0)
 		err = VAULT_INTERNAL;
-		goto done;
-	}
-	err = vault_init_commit(v, kdftext, wrapped, &ev);
+	if (err == VAULT_OK)
+		err = vault_init_commit(v, kdftext, wrapped, thr, &ev);
 done:
+	if (err != VAULT_OK) {
+		json_decref(*shares);
+		*shares = NULL;
+	}
 	crypto_wipe_free(kdftext);
-	json_decref(kj);
+	crypto_wipe_free(thr);
 	crypto_secure_free(k, sizeof(*k));
 	crypto_scrub_stack();
 	return err;
+}
+
+enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
+			  const struct vault_actor *who)
+{
+	json_t *none = NULL;
+
+	return vault_init_policy(v, pw, pwlen, NULL, who, &none);
 }
 
 /* What unlock reads before deriving: the kdf, and the wrapped root key or
@@ -401,6 +446,8 @@ struct vault_unlock_meta {
 	 * re-wrapped under nkek (secure heap), derived with nkdf and nsalt */
 	struct crypto_kdf nkdf;
 	unsigned char nsalt[CRYPTO_KDF_SALT_LEN], *nkek;
+	/* set when k->root was opened from the threshold policy with this set id */
+	const unsigned char *set;
 };
 
 /* Derives a KEK with the configured parameters when the stored ones are
@@ -453,13 +500,28 @@ static enum vault_err vault_unlock_read(struct vault *v, struct vault_unlock_met
 
 	if (tx == NULL)
 		return VAULT_STORE_FAILED;
-	r = vault_kdf_load(tx, &m->kdf, m->salt);
 	m->rw = store_meta_get(tx, "root", &m->wrapped, &m->wlen);
 	m->rl = store_meta_get(tx, "legacy", &m->legacy, &m->llen);
+	r = m->rw > 0 && m->rl > 0 ? 1 : vault_kdf_load(tx, &m->kdf, m->salt);
 	store_tx_rollback(tx);
+	if (r > 0) /* a threshold-only policy */
+		return VAULT_PASSWORD_OFF;
 	if (r != 0 || m->rw < 0 || m->rl < 0 || (m->rw != 0 && m->rl != 0))
 		return VAULT_CORRUPT;
 	return VAULT_OK;
+}
+
+/* Whether the wrapped root key read before the derivation is still the
+ * stored one (a rekey may have replaced or removed it meanwhile). */
+static int vault_root_current(struct store_tx *tx, const struct vault_unlock_meta *m)
+{
+	unsigned char *cur = NULL;
+	size_t len = 0;
+	int same = store_meta_get(tx, "root", &cur, &len) == 0 && len == m->wlen &&
+		   crypto_equal(cur, m->wrapped, len);
+
+	free(cur);
+	return same;
 }
 
 /* With k->kek derived: opens the root key (or migrates an ocmt-v1 vault),
@@ -482,11 +544,13 @@ static enum vault_err vault_unlock_commit(struct vault *v, const struct vault_un
 	if (m->rw != 0)
 		err = vault_ocmt_migrate(tx, k, (const char *)m->legacy, m->llen, v->cfg->max_value,
 					 secret_count, &why);
-	else if (m->wlen != VAULT_WRAPPED_LEN ||
+	else if (m->set != NULL)
+		err = vault_policy_current(tx, m->set) ? VAULT_OK : VAULT_BAD_SHARES;
+	else if (m->wlen != VAULT_WRAPPED_LEN || !vault_root_current(tx, m) ||
 		 crypto_open(k->kek, VAULT_ROOT_AAD, sizeof(VAULT_ROOT_AAD) - 1, m->wrapped,
 			     m->wlen, k->root) != 0)
 		err = VAULT_BAD_PASSWORD;
-	else if (vault_keys_derive(k) != 0)
+	if (err == VAULT_OK && m->rw == 0 && vault_keys_derive(k) != 0)
 		err = VAULT_INTERNAL;
 	/* Revocations made while locked get their revoked MAC now. */
 	if (err == VAULT_OK && vault_registry_seal(v, tx, k) != 0)
@@ -567,6 +631,30 @@ done:
 	return err;
 }
 
+enum vault_err vault_unlock_opened(struct vault *v, const unsigned char *root,
+				   const unsigned char *set, const struct vault_actor *who,
+				   long long *secret_count)
+{
+	struct vault_unlock_meta m = {.set = set};
+	struct vault_keys *k = crypto_secure_alloc(sizeof(*k));
+	struct vault_audit_ev ev = {
+	    "vault.unlocked", vault_actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
+	enum vault_err err;
+
+	if (k == NULL)
+		return VAULT_INTERNAL;
+	memcpy(k->root, root, CRYPTO_KEY_LEN);
+	k->by_shares = 1;
+	err = vault_unlock_commit(v, &m, &k, &ev, secret_count);
+	if (err == VAULT_OK) {
+		pthread_mutex_lock(&v->tmu);
+		pthread_cond_signal(&v->tcv);
+		pthread_mutex_unlock(&v->tmu);
+	}
+	crypto_secure_free(k, sizeof(*k));
+	return err;
+}
+
 int vault_unlock_pending_legacy(struct vault *v)
 {
 	struct store_tx *tx = store_tx_begin(v->st, 0);
@@ -605,5 +693,97 @@ enum vault_err vault_extend(struct vault *v, unsigned *expires_in)
 		err = VAULT_OK;
 	}
 	pthread_rwlock_unlock(&v->rw);
+	return err;
+}
+
+/* ---- rekey ---- */
+
+/* A rekey's new wrappings, made before the write lock is taken. */
+struct vault_rekey_new {
+	char *kdftext; /* NULL: no password */
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	char *thr;	       /* NULL: no threshold */
+	struct vault_keys *nk; /* secure heap: root (copied) and the new kek */
+};
+
+/* Replaces the stored wrappings in one transaction, if the session that
+ * gave the root key is still open. */
+static enum vault_err vault_rekey_commit(struct vault *v, const struct vault_rekey_new *n,
+					 const struct vault_audit_ev *ev)
+{
+	struct vault_keys *k;
+	struct store_tx *tx = NULL;
+	enum vault_err err = VAULT_OK;
+	int bad;
+
+	pthread_rwlock_wrlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k == NULL || !crypto_equal(k->root, n->nk->root, CRYPTO_KEY_LEN))
+		err = VAULT_LOCKED;
+	else if ((tx = store_tx_begin(v->st, 1)) == NULL)
+		err = VAULT_STORE_FAILED;
+	if (err != VAULT_OK)
+		goto out;
+	if (n->kdftext != NULL)
+		bad = store_meta_put(tx, "kdf", n->kdftext, strlen(n->kdftext)) != 0 ||
+		      store_meta_put(tx, "root", n->wrapped, VAULT_WRAPPED_LEN) != 0;
+	else
+		bad = store_meta_del(tx, "kdf") != 0 || store_meta_del(tx, "root") != 0;
+	bad = bad || (n->thr != NULL ? store_meta_put(tx, "threshold", n->thr, strlen(n->thr))
+				     : store_meta_del(tx, "threshold")) != 0;
+	if (bad || vault_audit_append(v, tx, k, ev) != 0) {
+		store_tx_rollback(tx);
+		err = VAULT_STORE_FAILED;
+	} else if (store_tx_commit(tx) != 0) {
+		err = VAULT_STORE_FAILED;
+	} else {
+		/* the session's kek is now the new password's, or none */
+		memcpy(k->kek, n->nk->kek, CRYPTO_KEY_LEN);
+		k->by_shares = n->kdftext == NULL;
+	}
+out:
+	pthread_rwlock_unlock(&v->rw);
+	return err;
+}
+
+enum vault_err vault_rekey(struct vault *v, const char *pw, size_t pwlen,
+			   const struct vault_threshold_req *t, const struct vault_actor *who,
+			   json_t **shares)
+{
+	struct vault_rekey_new n = {.kdftext = NULL};
+	struct vault_audit_ev ev = {
+	    "vault.rekeyed", vault_actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
+	struct vault_keys *k;
+	enum vault_err err = VAULT_OK;
+
+	*shares = NULL;
+	if (pw == NULL && t == NULL)
+		return VAULT_INTERNAL;
+	if ((n.nk = crypto_secure_alloc(sizeof(*n.nk))) == NULL)
+		return VAULT_INTERNAL;
+	pthread_rwlock_rdlock(&v->rw);
+	k = vault_keys_live(v);
+	if (k != NULL)
+		memcpy(n.nk->root, k->root, CRYPTO_KEY_LEN);
+	pthread_rwlock_unlock(&v->rw);
+	if (k == NULL)
+		err = VAULT_LOCKED;
+	if (err == VAULT_OK && pw != NULL)
+		err = vault_wrap_password(v, n.nk, pw, pwlen, &n.kdftext, n.wrapped);
+	if (err == VAULT_OK && t != NULL &&
+	    vault_threshold_make(t, n.nk->root, &n.thr, shares) != 0)
+		err = VAULT_INTERNAL;
+	if (err == VAULT_OK)
+		err = vault_rekey_commit(v, &n, &ev);
+	if (err == VAULT_OK) {
+		vault_shares_wipe(v); /* shares of the old set can never count */
+	} else {
+		json_decref(*shares);
+		*shares = NULL;
+	}
+	crypto_wipe_free(n.kdftext);
+	crypto_wipe_free(n.thr);
+	crypto_secure_free(n.nk, sizeof(*n.nk));
+	crypto_scrub_stack();
 	return err;
 }

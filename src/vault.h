@@ -35,6 +35,41 @@ unsigned vault_session_left(struct vault *v);
 
 enum vault_err vault_init(struct vault *v, const char *pw, size_t pwlen,
 			  const struct vault_actor *who);
+
+/* A threshold policy: any k of the n holders' shares unlock
+ * (2 <= k <= n <= 16, distinct non-empty holders, checked by the caller). */
+struct vault_threshold_req {
+	unsigned k, n;
+	const char *holders[16];
+};
+/* Creates the vault under a password (pw NULL: none) and/or a threshold
+ * (t NULL: none); at least one. With t, *shares is [{userId, share}] (a new
+ * reference, wipe-on-free; shown once, never stored). */
+enum vault_err vault_init_policy(struct vault *v, const char *pw, size_t pwlen,
+				 const struct vault_threshold_req *t, const struct vault_actor *who,
+				 json_t **shares);
+/* Re-wraps the open session's root key under a new policy (the password
+ * and/or threshold given; what is not given is removed) in one durable
+ * transaction; no record is touched. Old passwords and shares stop
+ * working; pending shares are wiped. VAULT_LOCKED without a session. */
+enum vault_err vault_rekey(struct vault *v, const char *pw, size_t pwlen,
+			   const struct vault_threshold_req *t, const struct vault_actor *who,
+			   json_t **shares);
+/* Threshold unlock (vault_threshold.c). who->user_id is the holder. While
+ * short of k: VAULT_OK, *unlocked 0, *out the progress. At the k-th:
+ * VAULT_OK, *unlocked 1, *out the unlock answer; VAULT_BAD_SHARES if the
+ * shares do not open the root key. VAULT_BAD_SHARE (*why set, static) for a
+ * share refused without counting. *out is a new reference. */
+enum vault_err vault_share_submit(struct vault *v, const char *text, size_t len,
+				  const struct vault_actor *who, json_t **out, int *unlocked,
+				  unsigned *retry_after, const char **why);
+/* {unlocked, received, required, holders, expiresIn}; no share material. */
+enum vault_err vault_shares_progress(struct vault *v, json_t **out);
+/* Wipes the pending shares; *cancelled is how many there were. */
+enum vault_err vault_shares_cancel(struct vault *v, const struct vault_actor *who,
+				   long long *cancelled);
+/* {password: bool, threshold: {required, holders} | null}; new reference. */
+json_t *vault_policy_json(struct vault *v);
 struct vault_defer;
 /* Admits an unlock on the calling thread: every refusal is decided here
  * (VAULT_UNLOCK_LIMIT when the client's or the vault's failure budget is

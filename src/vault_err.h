@@ -26,6 +26,10 @@ enum vault_err {
 	VAULT_NO_TOKEN,	     /* a revocation names no token (id or hash) */
 	VAULT_TOKEN_SIZE,    /* the token would be longer than a check accepts */
 	VAULT_BAD_LEGACY,    /* an imported ocmt-v1 vault that cannot migrate whole */
+	VAULT_BAD_SHARE,     /* a share that is malformed, foreign, another holder's or repeated */
+	VAULT_BAD_SHARES,    /* k shares that passed their checks do not open the root key */
+	VAULT_NO_THRESHOLD,  /* share unlock on a vault without a threshold policy */
+	VAULT_PASSWORD_OFF,  /* password unlock on a vault whose policy has no password */
 	VAULT_ERR_COUNT
 };
 

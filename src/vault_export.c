@@ -113,6 +113,8 @@ static enum vault_err vault_export_doc(struct store_tx *tx, const struct vault_k
 	}
 	if (!legacy)
 		return vault_export_native(tx, out);
+	if (k->by_shares) /* ocmt-v1 is sealed under the password's key */
+		return VAULT_PASSWORD_OFF;
 	err = vault_ocmt_export(tx, k, out);
 	crypto_scrub_stack();
 	return err;

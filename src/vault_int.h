@@ -41,6 +41,7 @@ struct vault_keys {
 	unsigned char mac[CRYPTO_KEY_LEN]; /* seals the audit chain */
 	unsigned char registry[CRYPTO_KEY_LEN];
 	unsigned char manifest[CRYPTO_KEY_LEN];
+	int by_shares; /* kek is not a password's (opened by shares): no ocmt-v1 export */
 };
 
 struct vault_seal {
@@ -79,6 +80,8 @@ struct vault {
 	struct vault_unlockq *unlockq;
 	/* bad AUTH_TOKENs per address (vault_authfail.c) */
 	struct ratelimit *auth_rl;
+	/* shares received toward a threshold unlock (vault_threshold.c) */
+	struct vault_shares *shares;
 };
 
 /* ---- vault.c: session and keys ---- */
@@ -114,7 +117,20 @@ enum vault_err vault_unlock_run(struct vault *v, const char *pw, size_t pwlen,
 /* Whether the store holds an ocmt-v1 document waiting to be migrated. */
 int vault_unlock_pending_legacy(struct vault *v);
 
+/* Opens the session with root (opened from the threshold policy whose set
+ * id is set; refused as VAULT_BAD_SHARES if a rekey replaced it since),
+ * running the same commit as a password unlock: registry sealing, the
+ * manifest check, audit sealing and the vault.unlocked entry. */
+enum vault_err vault_unlock_opened(struct vault *v, const unsigned char *root,
+				   const unsigned char *set, const struct vault_actor *who,
+				   long long *secret_count);
+
 /* ---- vault_unlock.c: the unlock queue ---- */
+
+/* The unlock limits, for share unlocks: seconds until who may try again
+ * (0: now), and a failed attempt spent from who's and the vault's budgets. */
+unsigned vault_unlock_blocked(struct vault *v, const struct vault_actor *who);
+void vault_unlock_failed(struct vault *v, const struct vault_actor *who);
 
 struct vault_unlock_job;
 /* Sets up v->unlockq and starts its thread. 0 or -1 (v->unlockq may be
@@ -131,6 +147,35 @@ void vault_unlock_release(struct vault_unlock_job *j);
 char *vault_unlock_answer(const struct vault_unlock_job *j, size_t *len);
 /* What a failed unlock answers. */
 enum vault_err vault_unlock_failure(const struct vault_unlock_job *j);
+
+/* ---- vault_threshold.c: threshold unlock ---- */
+
+/* A stored threshold policy (k == 0: none). */
+struct vault_policy {
+	unsigned k, n;
+	json_t *holders; /* n userIds (a reference) */
+	unsigned char set[8];
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+};
+struct vault_shares;
+struct vault_shares *vault_shares_new(void);
+void vault_shares_free(struct vault_shares *s);
+/* Wipes progress whose window has passed (the session timer calls it). */
+void vault_shares_tick(struct vault *v);
+/* Wipes all progress (rekey). */
+void vault_shares_wipe(struct vault *v);
+/* Reads the stored policy into p (vault_policy_clear frees it). */
+enum vault_err vault_policy_read(struct store_tx *tx, struct vault_policy *p);
+void vault_policy_clear(struct vault_policy *p);
+/* Whether the stored policy's set id is set. */
+int vault_policy_current(struct store_tx *tx, const unsigned char *set);
+/* Opens p's wrapped root key with a combined share key. 0 or -1. */
+int vault_policy_open(const struct vault_policy *p, const unsigned char *key, unsigned char *root);
+/* A new share set for t: a random share key wrapping root, *text the
+ * policy to store (crypto_wipe_free) and *shares [{userId, share}] (a new
+ * reference, shown once). 0 or -1. */
+int vault_threshold_make(const struct vault_threshold_req *t, const unsigned char *root,
+			 char **text, json_t **shares);
 
 /* ---- vault_signkey.c ---- */
 

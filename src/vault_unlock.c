@@ -81,6 +81,24 @@ static unsigned vault_unlock_limited(struct vault_unlockq *q, const char *key, i
 	return a > b ? a : b;
 }
 
+unsigned vault_unlock_blocked(struct vault *v, const struct vault_actor *who)
+{
+	char key[VAULT_UNLOCK_KEY_MAX];
+
+	vault_unlock_key(who, key, sizeof(key));
+	return vault_unlock_limited(v->unlockq, key, util_mono_ms());
+}
+
+void vault_unlock_failed(struct vault *v, const struct vault_actor *who)
+{
+	char key[VAULT_UNLOCK_KEY_MAX];
+	int64_t now = util_mono_ms();
+
+	vault_unlock_key(who, key, sizeof(key));
+	ratelimit_fail(v->unlockq->per_client, key, now);
+	ratelimit_fail(v->unlockq->total, "*", now);
+}
+
 /* Records a finished attempt: a wrong password spends the client's and the
  * vault's budgets; a success clears only its own (address, userId) key,
  * never a whole address (other admins and other guessers share it). */

@@ -66,32 +66,38 @@ static int vault_export_row(void *arg, const unsigned char *id, int64_t version,
 	return 0;
 }
 
-/* Our own format: the wrapped root key and every sealed record, verbatim. */
+/* Our own format: the wrapped root key(s) with the policy and every sealed
+ * record, verbatim. kdf and rootKey are left out when the policy has no
+ * password; threshold (the stored policy) when it has none. */
 static enum vault_err vault_export_native(struct store_tx *tx, json_t **out)
 {
 	unsigned char *wrapped = NULL;
 	size_t wlen = 0;
-	json_t *kdf, *records = json_array(), *created;
-	char now[32], *b64;
+	json_t *kdf, *records = json_array(), *created, *thr, *root = NULL;
+	char now[32], *b64 = NULL;
 
 	util_iso8601(util_now_ms(), now, sizeof(now));
 	kdf = vault_meta_json(tx, "kdf");
+	thr = vault_meta_json(tx, "threshold");
 	created = vault_meta_string(tx, "created");
-	if (kdf == NULL || store_meta_get(tx, "root", &wrapped, &wlen) != 0 ||
+	if ((kdf == NULL && thr == NULL) ||
+	    (kdf != NULL && store_meta_get(tx, "root", &wrapped, &wlen) != 0) ||
 	    store_secret_each(tx, vault_export_row, records) != 0) {
 		json_decref(kdf);
+		json_decref(thr);
 		json_decref(created);
 		json_decref(records);
 		free(wrapped);
 		return VAULT_STORE_FAILED;
 	}
-	b64 = malloc(enc_b64_len(wlen, 0));
-	if (b64 != NULL)
+	if (wrapped != NULL && (b64 = malloc(enc_b64_len(wlen, 0))) != NULL) {
 		enc_b64_encode(wrapped, wlen, b64, 0);
-	*out = json_pack("{s:{s:i,s:s,s:o*,s:s,s:o,s:{s:s,s:s},s:o}}", "vault", "version",
-			 VAULT_FORMAT_VERSION, "format", VAULT_FORMAT, "created", created,
-			 "exported", now, "kdf", kdf, "rootKey", "algorithm", "aes-256-gcm",
-			 "sealed", b64 ? b64 : "", "records", records);
+		root = json_pack("{s:s,s:s}", "algorithm", "aes-256-gcm", "sealed", b64);
+	}
+	*out =
+	    json_pack("{s:{s:i,s:s,s:o*,s:s,s:o*,s:o*,s:o*,s:o}}", "vault", "version",
+		      VAULT_FORMAT_VERSION, "format", VAULT_FORMAT, "created", created, "exported",
+		      now, "kdf", kdf, "rootKey", root, "threshold", thr, "records", records);
 	free(b64);
 	free(wrapped);
 	return *out ? VAULT_OK : VAULT_INTERNAL;
@@ -232,6 +238,7 @@ static int vault_import_check_native(json_t *doc, struct crypto_kdf *kdf, unsign
 				     unsigned char *wrapped, const char **why)
 {
 	json_t *root = json_object_get(doc, "rootKey"), *recs = json_object_get(doc, "records");
+	json_t *thr = json_object_get(doc, "threshold");
 	int rc;
 
 	if (!json_is_integer(json_object_get(doc, "version")) ||
@@ -239,6 +246,13 @@ static int vault_import_check_native(json_t *doc, struct crypto_kdf *kdf, unsign
 		*why = "unsupported version";
 		return -1;
 	}
+	if (thr != NULL && vault_policy_check(thr) != 0) {
+		*why = "threshold is malformed";
+		return -1;
+	}
+	/* a threshold-only vault has no password's kdf and wrapping */
+	if (thr != NULL && json_object_get(doc, "kdf") == NULL && root == NULL)
+		goto records;
 	rc = vault_kdf_parse(json_object_get(doc, "kdf"), kdf, salt);
 	if (rc != 0) {
 		*why = rc == -2 ? "kdf parameters out of bounds" : "kdf is malformed";
@@ -249,6 +263,7 @@ static int vault_import_check_native(json_t *doc, struct crypto_kdf *kdf, unsign
 		*why = "rootKey is malformed";
 		return -1;
 	}
+records:
 	if (!json_is_array(recs)) {
 		*why = "records is malformed";
 		return -1;
@@ -316,6 +331,7 @@ enum vault_err vault_import_check(json_t *doc, const char **why)
 /* What an import writes, prepared before taking the lock. */
 struct vault_import_meta {
 	char *kdftext, *legacy; /* legacy: the ocmt-v1 document, else NULL */
+	char *thr;		/* the threshold policy, or NULL; kdftext NULL: no password */
 	const unsigned char *wrapped;
 	json_t *records; /* native only */
 	char created[32];
@@ -335,11 +351,14 @@ static enum vault_err vault_import_commit(struct vault *v, const struct vault_im
 	} else if ((tx = store_tx_begin(v->st, 1)) == NULL) {
 		err = VAULT_STORE_FAILED;
 	} else {
-		if (store_meta_put(tx, "kdf", m->kdftext, strlen(m->kdftext)) != 0 ||
+		if ((m->kdftext != NULL &&
+		     store_meta_put(tx, "kdf", m->kdftext, strlen(m->kdftext)) != 0) ||
+		    (m->thr != NULL &&
+		     store_meta_put(tx, "threshold", m->thr, strlen(m->thr)) != 0) ||
 		    store_meta_put(tx, "created", ts, strlen(ts)) != 0 ||
 		    (m->legacy &&
 		     store_meta_put(tx, "legacy", m->legacy, strlen(m->legacy)) != 0) ||
-		    (!m->legacy &&
+		    (!m->legacy && m->kdftext != NULL &&
 		     store_meta_put(tx, "root", m->wrapped, VAULT_WRAPPED_LEN) != 0) ||
 		    (!m->legacy && vault_import_records(tx, m->records) != 0) ||
 		    vault_audit_append(v, tx, NULL, ev) != 0) {
@@ -364,16 +383,20 @@ enum vault_err vault_import(struct vault *v, json_t *doc, const struct vault_act
 	    "vault.imported", vault_actor_user(who), who->ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct crypto_kdf kdf;
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], wrapped[VAULT_WRAPPED_LEN];
-	struct vault_import_meta m = {NULL, NULL, wrapped, NULL, {0}};
-	json_t *kj = NULL, *created;
+	struct vault_import_meta m = {NULL, NULL, NULL, wrapped, NULL, {0}};
+	json_t *kj = NULL, *created, *thr;
+	int has_pw;
 	int v1 = 0;
 	enum vault_err err;
 
 	err = vault_import_parse(doc, &v1, &kdf, salt, wrapped, why);
 	if (err != VAULT_OK)
 		return err;
-	kj = vault_kdf_json(&kdf, salt);
+	thr = v1 ? NULL : json_object_get(doc, "threshold");
+	has_pw = v1 || json_object_get(doc, "kdf") != NULL;
+	kj = has_pw ? vault_kdf_json(&kdf, salt) : NULL;
 	m.kdftext = kj ? json_dumps(kj, JSON_COMPACT) : NULL;
+	m.thr = thr ? json_dumps(thr, JSON_COMPACT) : NULL;
 	m.legacy = v1 ? json_dumps(doc, JSON_COMPACT) : NULL;
 	m.records = json_object_get(doc, "records");
 	created = json_object_get(doc, "created");
@@ -381,11 +404,12 @@ enum vault_err vault_import(struct vault *v, json_t *doc, const struct vault_act
 		snprintf(m.created, sizeof(m.created), "%s", json_string_value(created));
 	else
 		util_iso8601(util_now_ms(), m.created, sizeof(m.created));
-	if (m.kdftext == NULL || (v1 && m.legacy == NULL))
+	if ((has_pw && m.kdftext == NULL) || (thr && m.thr == NULL) || (v1 && m.legacy == NULL))
 		err = VAULT_INTERNAL;
 	else
 		err = vault_import_commit(v, &m, &ev);
 	crypto_wipe_free(m.kdftext);
+	crypto_wipe_free(m.thr);
 	crypto_wipe_free(m.legacy);
 	json_decref(kj);
 	return err;

@@ -167,6 +167,8 @@ void vault_shares_wipe(struct vault *v);
 /* Reads the stored policy into p (vault_policy_clear frees it). */
 enum vault_err vault_policy_read(struct store_tx *tx, struct vault_policy *p);
 void vault_policy_clear(struct vault_policy *p);
+/* Whether o is a well-formed stored policy (an import's "threshold"). 0 or -1. */
+int vault_policy_check(json_t *o);
 /* Whether the stored policy's set id is set. */
 int vault_policy_current(struct store_tx *tx, const unsigned char *set);
 /* Opens p's wrapped root key with a combined share key. 0 or -1. */

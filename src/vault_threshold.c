@@ -121,6 +121,17 @@ static int vault_policy_parse(json_t *o, struct vault_policy *p)
 	return 0;
 }
 
+int vault_policy_check(json_t *o)
+{
+	struct vault_policy p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	rc = json_is_object(o) ? vault_policy_parse(o, &p) : -1;
+	vault_policy_clear(&p);
+	return rc;
+}
+
 enum vault_err vault_policy_read(struct store_tx *tx, struct vault_policy *p)
 {
 	unsigned char *val = NULL;

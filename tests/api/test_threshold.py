@@ -255,3 +255,39 @@ def test_memory_after_lock_holds_no_share():
         expect(v.mgmt("POST", "/lock"), 200)
         left = scan(v.proc.pid, needles)
         assert not left, "still in memory after unlock and lock: %s" % sorted(left)
+
+
+def test_export_import_keeps_policy_and_shares():
+    for password in (None, PASSWORD):
+        with Vault() as v, Vault() as w:
+            shares = init_threshold(v, k=2, holders=["a", "b", "c"], password=password)
+            expect(submit(v, "a", shares["a"]), 202)
+            expect(submit(v, "b", shares["b"]), 200)
+            tok = v.token()
+            expect(v.cap("POST", "/secrets/x", tok, {"value": "carried"}), 200)
+            doc = expect(v.mgmt("GET", "/export"), 200)["vault"]
+            assert ("kdf" in doc) == (password is not None), doc.keys()
+            assert doc["threshold"]["required"] == 2
+            for sh in shares.values():  # the shares themselves are not in it
+                assert sh not in json.dumps(doc) and sh.split("-")[3] not in json.dumps(doc)
+            expect(w.mgmt("POST", "/import", {"vault": doc}), 200)
+            st = expect(w.mgmt("GET", "/status"), 200)["policy"]
+            assert st == {"password": password is not None,
+                          "threshold": {"required": 2, "holders": ["a", "b", "c"]}}, st
+            expect(submit(w, "c", shares["c"]), 202)
+            expect(submit(w, "b", shares["b"]), 200)
+            tok2 = w.token()
+            assert expect(w.cap("GET", "/secrets/x", tok2), 200)["value"] == "carried"
+            if password:
+                expect(w.mgmt("POST", "/lock"), 200)
+                expect(w.mgmt("POST", "/unlock", {"password": password}), 200)
+            # a policy altered in the document no longer opens
+            bad = json.loads(json.dumps(doc))
+            bad["threshold"]["holders"] = ["a", "b", "mallory"]
+            with Vault() as x:
+                expect(x.mgmt("POST", "/import", {"vault": bad}), 200)
+                expect(submit(x, "a", shares["a"]), 202)
+                expect(submit(x, "b", shares["b"]), 401)
+            bad["threshold"] = {"required": 5, "holders": ["a"]}
+            with Vault() as x:
+                expect(x.mgmt("POST", "/import", {"vault": bad}), 400, "Invalid vault format")

@@ -49,7 +49,8 @@ def test_init_errors_and_success():
         assert expect(v.get("/health"), 200)["vaultInitialized"] is True
         # init does not open a session (as the original).
         st = expect(v.mgmt("GET", "/status"), 200)
-        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0}
+        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0,
+                      "policy": {"password": True, "threshold": None}}
 
 
 def test_unlock_lock_extend_status():
@@ -71,7 +72,8 @@ def test_unlock_lock_extend_status():
         expect(v.mgmt("POST", "/lock", {"userId": 5}), 400, "Invalid request body")
         assert expect(v.mgmt("POST", "/lock"), 200) == {"success": True}
         st = expect(v.mgmt("GET", "/status"), 200)
-        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0}
+        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0,
+                      "policy": {"password": True, "threshold": None}}
         expect(v.mgmt("POST", "/extend"), 423, "Vault is locked")
         # Locking twice is fine.
         expect(v.mgmt("POST", "/lock", {"userId": "admin-1"}), 200)

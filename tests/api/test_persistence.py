@@ -10,7 +10,8 @@ def test_restart_keeps_vault():
         expect(v.cap("POST", "/secrets/db-url", tok, {"value": "postgres://x"}), 200)
         v.restart()
         st = expect(v.mgmt("GET", "/status"), 200)
-        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0}
+        assert st == {"initialized": True, "unlocked": False, "expiresIn": 0,
+                      "policy": {"password": True, "threshold": None}}
         expect(v.mgmt("POST", "/unlock", {"password": "not the password at all"}), 401,
                "Invalid password")
         body = expect(v.mgmt("POST", "/unlock", {"password": PASSWORD}), 200)

@@ -2,7 +2,9 @@
  * init, unlock, lock, extend and the session timer.
  *
  * password -Argon2id-> KEK -unwrap-> root key -HMAC-> data, index, audit,
- * registry keys.
+ * registry keys; or k of n shares -combine-> share key -unwrap-> root key
+ * (vault_threshold.c), opened through the same commit. Rekey re-wraps the
+ * root key; nothing else changes.
  * Keys exist only in the secure heap while a session is open; lock, expiry
  * and exit wipe them. The operations on secrets, tokens, the audit log and
  * the export formats live in the other vault_*.c files (vault_int.h). */

@@ -44,7 +44,10 @@ struct http {
 	const struct config *cfg;
 	struct vault *v;
 	struct conn_table *conns;
-	_Atomic unsigned suspended;	/* connections waiting for an audit commit */
+	/* Parked requests, from suspend until libmicrohttpd reports the
+	 * request complete (its answer sent, or the client gone): http_stop
+	 * waits for these, so an answer queued on resume is not cut off. */
+	_Atomic unsigned suspended;
 	_Atomic long long last_request; /* util_mono_ms() */
 	_Atomic int stopping;		/* http_stop began: no new requests */
 };
@@ -75,6 +78,7 @@ struct http_conn {
 	struct MHD_Connection *conn;
 	struct http *h;
 	_Atomic int defer_state;
+	int parked; /* counted in h->suspended until the completion callback */
 };
 
 /* Bodies are wiped on free: they may carry a secret value. */
@@ -248,10 +252,33 @@ static enum MHD_Result http_finish_deferred(struct http_conn *hc, struct MHD_Con
 		api_fail(&resp, api_vault_err(vault_defer_failure(hc->defer)), NULL);
 	vault_defer_free(hc->defer);
 	hc->defer = NULL;
-	hc->h->suspended--;
 	ret = http_send(c, &resp, 0);
 	json_decref(resp.body);
 	return ret;
+}
+
+/* Parks the connection (no thread waits) until the committer has made the
+ * audit entry durable; it then resumes us. Counted before http_stop's flag
+ * is read (both sequentially consistent): either http_stop sees the count
+ * and waits, or we see the flag and, as suspending then could outlive the
+ * daemon, wait here and answer on this thread. */
+static enum MHD_Result http_park(struct http *h, struct http_conn *hc, struct MHD_Connection *c,
+				 struct vault_defer *d)
+{
+	hc->defer = d;
+	hc->conn = c;
+	hc->h = h;
+	hc->parked = 1;
+	h->suspended++;
+	if (h->stopping) {
+		hc->defer_state = vault_defer_wait(d) == VAULT_OK ? DEFER_OK : DEFER_FAILED;
+		return http_finish_deferred(hc, c);
+	}
+	hc->defer_state = DEFER_WAITING;
+	MHD_suspend_connection(c);
+	if (vault_defer_submit(d, http_deferred_done, hc) != 0)
+		http_deferred_done(hc, -1);
+	return MHD_YES;
 }
 
 /* The head's framing, from libmicrohttpd's parsed view of it. */
@@ -508,19 +535,8 @@ static enum MHD_Result http_run(struct http *h, struct MHD_Connection *c, struct
 
 	hc->rt->handler(h->v, h->cfg, &req, &resp);
 	json_decref(req.body);
-	if (resp.defer != NULL) {
-		/* Park the connection (no thread waits) until the committer has
-		 * made the audit entry durable; it then resumes us. */
-		hc->defer = resp.defer;
-		hc->conn = c;
-		hc->h = h;
-		hc->defer_state = DEFER_WAITING;
-		h->suspended++;
-		MHD_suspend_connection(c);
-		if (vault_defer_submit(hc->defer, http_deferred_done, hc) != 0)
-			http_deferred_done(hc, -1);
-		return MHD_YES;
-	}
+	if (resp.defer != NULL)
+		return http_park(h, hc, c, resp.defer);
 	ret = http_send(c, &resp, 0);
 	json_decref(resp.body);
 	return ret;
@@ -573,10 +589,10 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		conn_request_done(h->conns, hs->slot);
 	if (hc == NULL)
 		return;
-	if (hc->defer != NULL) { /* the client left while its read was parked */
+	if (hc->defer != NULL) /* the client left while its read was parked */
 		vault_defer_free(hc->defer);
+	if (hc->parked) /* its answer is sent, or the client is gone */
 		h->suspended--;
-	}
 	token_cap_free(hc->cap);
 	crypto_wipe_free(hc->body);
 	if (hc->path != NULL)
@@ -731,7 +747,9 @@ void http_stop(struct http *h)
 	if (h == NULL)
 		return;
 	/* Refuse new requests, then let parked requests finish (the committer
-	 * resumes them) before the daemon goes away. Not MHD_quiesce_daemon:
+	 * resumes them) and their answers go out (counted until libmicrohttpd's
+	 * completion callback), at most 5 s, before the daemon goes away. Not
+	 * MHD_quiesce_daemon:
 	 * in 0.9.75's thread pool with epoll it races a worker that removes the
 	 * listen socket from its epoll set itself (both call EPOLL_CTL_DEL, the
 	 * loser panics: "Failed to remove listen FD from epoll set", abort). */

@@ -50,6 +50,8 @@ struct http {
 	_Atomic unsigned suspended;
 	_Atomic long long last_request; /* util_mono_ms() */
 	_Atomic int stopping;		/* http_stop began: no new requests */
+	int fd;				/* listening socket until http_serve hands it over */
+	int ipv6;
 };
 
 enum { DEFER_NONE, DEFER_WAITING, DEFER_OK, DEFER_FAILED };
@@ -686,16 +688,37 @@ unsigned http_fd_budget(const struct config *cfg)
 	return cfg->max_connections * 2 + 64;
 }
 
-struct http *http_start(const struct config *cfg, struct vault *v)
+/* The listening socket, made here rather than by libmicrohttpd so that it
+ * exists before the sandbox (which refuses socket, bind and listen). Plain
+ * SO_REUSEADDR (restart over TIME_WAIT); no SO_REUSEPORT, so another process
+ * cannot bind the same port and share our connections. -1 on failure. */
+static int http_socket(const struct config *cfg, const struct sockaddr_storage *ss)
+{
+	socklen_t len =
+	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int one = 1, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		log_err("http: cannot listen on %s:%u: %s", cfg->bind_address, cfg->port,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct http *http_listen(const struct config *cfg, struct vault *v)
 {
 	struct http *h;
 	struct sockaddr_storage ss;
-	unsigned threads = cfg->threads, hard = http_fd_budget(cfg);
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned flags = 0;
 	struct conn_limits lim = {cfg->max_connections, cfg->max_connections_per_ip,
-				  cfg->header_timeout * 1000, cfg->body_min_rate, hard};
+				  cfg->header_timeout * 1000, cfg->body_min_rate,
+				  http_fd_budget(cfg)};
 
 	if (!jalloc_ready()) {
 		log_err("http: jalloc_init() has not run: JSON would not be wiped on free");
@@ -708,30 +731,55 @@ struct http *http_start(const struct config *cfg, struct vault *v)
 		return NULL;
 	h->cfg = cfg;
 	h->v = v;
+	h->ipv6 = (flags & MHD_USE_IPv6) != 0;
 	h->conns = conn_table_new(&lim);
-	if (h->conns == NULL) {
+	if (h->conns == NULL || (h->fd = http_socket(cfg, &ss)) < 0) {
+		conn_table_free(h->conns);
 		free(h);
 		return NULL;
 	}
+	return h;
+}
+
+int http_serve(struct http *h)
+{
+	const struct config *cfg = h->cfg;
+	unsigned threads = cfg->threads, hard = http_fd_budget(cfg);
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 	if (threads == 0)
 		threads = cpus > 0 ? (unsigned)cpus : 1;
+	if (h->ipv6)
+		flags |= MHD_USE_IPv6;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
-	/* The logger goes first so that no option's message escapes it. */
+	/* The logger goes first so that no option's message escapes it. The
+	 * daemon takes the socket over (and closes it at stop). */
 	h->d = MHD_start_daemon(
 	    flags, cfg->port, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_log,
-	    NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    NULL, MHD_OPTION_LISTEN_SOCKET, h->fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    cfg->max_connections_per_ip * 2 + 16, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_sock_event, h, MHD_OPTION_URI_LOG_CALLBACK,
-	    http_uri_seen, h, MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	    http_uri_seen, h, MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL, MHD_OPTION_END);
 	if (h->d == NULL) {
-		log_err("http: cannot listen on %s:%u", cfg->bind_address, cfg->port);
-		conn_table_free(h->conns);
-		free(h);
+		log_err("http: cannot serve on %s:%u", cfg->bind_address, cfg->port);
+		return -1;
+	}
+	h->fd = -1;
+	return 0;
+}
+
+struct http *http_start(const struct config *cfg, struct vault *v)
+{
+	struct http *h = http_listen(cfg, v);
+
+	if (h != NULL && http_serve(h) != 0) {
+		http_stop(h);
 		return NULL;
 	}
 	return h;
@@ -754,9 +802,12 @@ void http_stop(struct http *h)
 	 * listen socket from its epoll set itself (both call EPOLL_CTL_DEL, the
 	 * loser panics: "Failed to remove listen FD from epoll set", abort). */
 	h->stopping = 1;
-	for (int i = 0; i < 5000 && h->suspended > 0; i++)
+	for (int i = 0; h->d != NULL && i < 5000 && h->suspended > 0; i++)
 		usleep(1000);
-	MHD_stop_daemon(h->d);
+	if (h->d != NULL)
+		MHD_stop_daemon(h->d);
+	else if (h->fd >= 0)
+		close(h->fd);
 	conn_table_free(h->conns);
 	free(h);
 }

@@ -8,8 +8,14 @@ struct config;
 struct vault;
 struct http;
 
-/* Starts listening; NULL with a log line on failure (also when
- * jalloc_init() has not run). */
+/* Binds and listens, answering nothing yet: what the sandbox would refuse
+ * happens here. NULL with a log line on failure (also when jalloc_init()
+ * has not run). */
+struct http *http_listen(const struct config *cfg, struct vault *v);
+/* Starts answering on that socket (threads, event loop; no new socket):
+ * 0, or -1 with a log line (then http_stop it). */
+int http_serve(struct http *h);
+/* http_listen then http_serve. */
 struct http *http_start(const struct config *cfg, struct vault *v);
 void http_stop(struct http *h);
 /* Monotonic ms (util_mono_ms) when the last request arrived. */

@@ -132,14 +132,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "groupvaultd: cannot open the vault in %s\n", cfg.data_dir);
 		return 1;
 	}
-	h = http_start(&cfg, v);
+	h = http_listen(&cfg, v);
 	if (h == NULL) {
 		vault_free(v);
 		return 1;
 	}
-	/* From here on the daemon only serves: confine it (SECURITY.md). */
+	/* From here on the daemon only serves: confine it (SECURITY.md) before
+	 * the first request is answered. */
 	if (cfg.seccomp && sandbox_enter() != 0) {
-		fprintf(stderr, "groupvaultd: cannot enter the seccomp sandbox (SECCOMP=0 runs without)\n");
+		fprintf(stderr,
+			"groupvaultd: cannot enter the seccomp sandbox (SECCOMP=0 runs without)\n");
+		http_stop(h);
+		vault_free(v);
+		return 1;
+	}
+	if (http_serve(h) != 0) {
 		http_stop(h);
 		vault_free(v);
 		return 1;

@@ -136,17 +136,35 @@ def health(v, source):
     return raw_request(v.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", source=source)
 
 
-def fresh_clients_answered(v, tok):
-    """/health and an audited read, from the flooding address and another
-    one, each answered within ANSWER_WITHIN; a few rounds."""
+def fresh_clients_answered(v, tok, flooder=None):
+    """/health and an audited read on fresh connections, a few rounds; returns
+    how many reads were answered. From a quiet address each is answered
+    within ANSWER_WITHIN, always. From the flooding address (SECURITY.md,
+    "Connection floods") a fresh connection whose head the daemon has not
+    read yet looks like the flood's own and may be ended (a reset or EOF,
+    at once); it is never left hanging and never answered wrongly, and most
+    are answered."""
+    reads = answered = tries = 0
     for _ in range(5):
-        for source in ("127.0.0.1", "127.0.0.2"):
-            status, body, took = health(v, source)
-            assert status == 200 and took < ANSWER_WITHIN, (source, status, took)
-            status, body, took = audited_read(v, tok, source)
-            assert status == 200 and b"flood-value" in body, (source, status, body)
-            assert took < ANSWER_WITHIN, (source, took)
+        for source in ("127.0.0.2",) + ((flooder,) if flooder else ()):
+            for ask in (lambda: health(v, source), lambda: audited_read(v, tok, source)):
+                is_read = tries % 2 == 1
+                tries += 1
+                try:
+                    status, body, took = ask()
+                except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                        IndexError, ValueError) as e:
+                    # IndexError/ValueError: EOF before a status line.
+                    assert source == flooder, (source, repr(e))
+                    continue
+                assert status == 200 and took < ANSWER_WITHIN, (source, status, took)
+                if is_read:
+                    assert b"flood-value" in body, (source, status, body)
+                    reads += 1
+                answered += 1
         time.sleep(0.2)
+    assert answered * 4 >= tries * 3, (answered, tries)
+    return reads
 
 
 def test_flood_from_one_address():
@@ -160,16 +178,16 @@ def test_flood_from_one_address():
         try:
             assert flood.opened >= FLOOD // 2, flood.opened
             time.sleep(1.0)
-            fresh_clients_answered(v, tok)
+            answered = fresh_clients_answered(v, tok, flooder="127.0.0.1")
             peak = rss_kib(v.proc.pid)
             time.sleep(2.0)  # the flood keeps reopening meanwhile
-            fresh_clients_answered(v, tok)
+            answered += fresh_clients_answered(v, tok, flooder="127.0.0.1")
             peak = max(peak, rss_kib(v.proc.pid))
         finally:
             flood.close()
         reads = [e for e in expect(v.mgmt("GET", "/audit/secret/flood-key"), 200)["logs"]
                  if e["action"] == "secret.read"]
-        assert len(reads) == 20, len(reads)  # every read answered was audited
+        assert len(reads) == answered, (len(reads), answered)  # each answered read audited
         # Bound: one address holds at most 2*64+16 = 144 connections
         # (libmicrohttpd's hard per-address cap behind the evicting soft cap
         # of 64), each with a 64 KiB buffer: 9 MiB; the whole daemon at most

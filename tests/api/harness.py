@@ -78,7 +78,39 @@ class Vault:
         self.start()
 
     def start(self):
-        self.port = free_port()
+        # Another process (a parallel test run) may take the free port
+        # between free_port() and the daemon's bind: the daemon then exits
+        # with "Address already in use", and another port is tried.
+        for attempt in range(5):
+            try:
+                return self.start_on(free_port())
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
+
+    def owns_listener(self):
+        """True once this daemon holds the listening socket on self.port
+        (so an answer there is ours, not another process's)."""
+        try:
+            fds = os.listdir("/proc/%d/fd" % self.proc.pid)
+            inodes = set()
+            for fd in fds:
+                link = os.readlink("/proc/%d/fd/%s" % (self.proc.pid, fd))
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+            for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+                with open(table) as f:
+                    for line in f.readlines()[1:]:
+                        cols = line.split()
+                        if (cols[3] == "0A" and int(cols[1].split(":")[1], 16) == self.port
+                                and cols[9] in inodes):
+                            return True
+        except OSError:
+            pass
+        return False
+
+    def start_on(self, port):
+        self.port = port
         env = dict(os.environ)
         env.update(self.env)
         env["DATA_DIR"] = self.data_dir
@@ -93,10 +125,11 @@ class Vault:
             if self.proc.poll() is not None:
                 raise RuntimeError("groupvaultd exited: " + self.read_log())
             try:
-                if self.get("/health").status == 200:
+                if self.owns_listener() and self.get("/health").status == 200:
                     return
             except OSError:
-                time.sleep(0.01)
+                pass
+            time.sleep(0.01)
         raise RuntimeError("groupvaultd did not start")
 
     def read_log(self):

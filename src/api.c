@@ -5,6 +5,8 @@
  * about the client's own bytes). */
 #include "api.h"
 
+#include "limit.h"
+
 static const struct {
 	int status;
 	const char *text;
@@ -32,7 +34,7 @@ static const struct {
     [API_VALUE_TOO_LARGE] = {413, "Secret value too large", NULL},
     [API_BAD_TTL] = {400, "Invalid request body", NULL},
     [API_BAD_NAME] = {400, "Invalid URL parameters", NULL},
-    [API_BAD_LIMIT] = {400, "limit must be an integer from 1 to 1000", NULL},
+    [API_BAD_LIMIT] = {400, "limit must be an integer from 1 to " LIMIT_STR(LIMIT_PAGE_MAX), NULL},
     [API_BAD_IMPORT] = {400, "Invalid vault format", NULL},
     [API_BAD_HEADER] = {400, "Invalid request headers", NULL},
     [API_BAD_KDF] = {400, "Unsupported key derivation parameters", NULL},

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
+#include "limit.h"
+
 const struct config_var config_vars[] = {
     {"GROUP_ID", "(required)", "group this vault serves; tokens for other groups get 403"},
     {"AUTH_TOKEN", "(required)", "management API token (x-auth-token)"},
@@ -15,8 +18,8 @@ const struct config_var config_vars[] = {
     {"BIND_ADDRESS", "127.0.0.1", "listen address (0.0.0.0 in containers)"},
     {"DATA_DIR", "./data", "directory for vault.db and signing.key"},
     {"SESSION_TTL_SECONDS", "1800", "unlock session length"},
-    {"MAX_BODY_BYTES", "1048576", "largest request body (413 beyond)"},
-    {"MAX_VALUE_BYTES", "1048576", "largest secret value (413 beyond)"},
+    {"MAX_BODY_BYTES", LIMIT_STR(LIMIT_BODY_DEFAULT), "largest request body (413 beyond)"},
+    {"MAX_VALUE_BYTES", LIMIT_STR(LIMIT_VALUE_DEFAULT), "largest secret value (413 beyond)"},
     {"MAX_CONNECTIONS", "256", "connections; beyond, the longest-waiting idle one is closed"},
     {"MAX_CONNECTIONS_PER_IP", "64", "the same, per client address (IPv6: per /64)"},
     {"CONNECTION_TIMEOUT_SECONDS", "30", "idle connection timeout"},
@@ -129,8 +132,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	} while (0)
 	UINT_VAR("PORT", 1, 65535, port);
 	UINT_VAR("SESSION_TTL_SECONDS", 1, 86400, session_ttl);
-	UINT_VAR("MAX_BODY_BYTES", 1024, 64UL << 20, max_body);
-	UINT_VAR("MAX_VALUE_BYTES", 1, 64UL << 20, max_value);
+	UINT_VAR("MAX_BODY_BYTES", LIMIT_BODY_MIN, LIMIT_BODY_MAX, max_body);
+	UINT_VAR("MAX_VALUE_BYTES", 1, LIMIT_VALUE_MAX, max_value);
 	UINT_VAR("MAX_CONNECTIONS", 1, 65536, max_connections);
 	UINT_VAR("MAX_CONNECTIONS_PER_IP", 1, 65536, max_connections_per_ip);
 	UINT_VAR("CONNECTION_TIMEOUT_SECONDS", 1, 3600, connection_timeout);
@@ -141,15 +144,15 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("UNLOCK_MAX_FAILURES", 1, 1000000, unlock_max_failures);
 	UINT_VAR("UNLOCK_WINDOW_SECONDS", 1, 86400, unlock_window);
 	UINT_VAR("TOKEN_ISSUE_PER_HOUR", 1, 1000000, token_issue_per_hour);
-	UINT_VAR("TOKEN_MIN_TTL_SECONDS", 1, 2592000, token_min_ttl);
-	UINT_VAR("KDF_MEMORY_KIB", 1024, 262144, kdf_memory);
-	UINT_VAR("KDF_ITERATIONS", 1, 16, kdf_iterations);
-	UINT_VAR("KDF_PARALLELISM", 1, 16, kdf_parallelism);
+	UINT_VAR("TOKEN_MIN_TTL_SECONDS", 1, LIMIT_TTL_MAX, token_min_ttl);
+	UINT_VAR("KDF_MEMORY_KIB", CRYPTO_KDF_MIN_MEMORY, CRYPTO_KDF_MAX_MEMORY, kdf_memory);
+	UINT_VAR("KDF_ITERATIONS", CRYPTO_KDF_MIN_ITER, CRYPTO_KDF_MAX_ITER, kdf_iterations);
+	UINT_VAR("KDF_PARALLELISM", CRYPTO_KDF_MIN_LANES, CRYPTO_KDF_MAX_LANES, kdf_parallelism);
 	UINT_VAR("TRUST_PROXY", 0, 16, trust_proxy);
 	UINT_VAR("QUIET", 0, 1, quiet);
 	UINT_VAR("SECCOMP", 0, 1, seccomp);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
-	UINT_VAR("UNLOCK_QUEUE", 1, 64, unlock_queue);
+	UINT_VAR("UNLOCK_QUEUE", 1, LIMIT_UNLOCK_QUEUE_MAX, unlock_queue);
 	UINT_VAR("UNLOCK_QUEUE_WAIT_SECONDS", 1, 300, unlock_queue_wait);
 	UINT_VAR("UNLOCK_MAX_FAILURES_TOTAL", 1, 1000000, unlock_max_failures_total);
 	UINT_VAR("MGMT_AUTH_MAX_FAILURES", 1, 1000000, mgmt_auth_max_failures);

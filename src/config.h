@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limit.h"
+
 struct config {
-	char group_id[256];
+	char group_id[LIMIT_NAME_MAX + 1];
 	char auth_token[1024];
 	char signing_key[1024]; /* empty: generated and kept in the data dir */
 	char data_dir[1024];

@@ -15,9 +15,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "limit.h"
 #include "log.h"
-
-#define CRYPTO_SECURE_HEAP (64 * 1024)
 
 /* Algorithms fetched once: an implicit fetch on every call costs a
  * provider lookup under a lock, on the hot path of every request. */
@@ -68,7 +67,7 @@ int crypto_init(void)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
 				OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
 			    NULL);
-	if (CRYPTO_secure_malloc_init(CRYPTO_SECURE_HEAP, 32) == 0) {
+	if (CRYPTO_secure_malloc_init(LIMIT_SECURE_HEAP, 32) == 0) {
 		log_err("%s: cannot create the secure heap", __func__);
 		return -1;
 	}

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "crypto.h"
 #include "jalloc.h"
+#include "limit.h"
 #include "log.h"
 #include "redact.h"
 #include "routes.h"
@@ -28,16 +29,6 @@
 #include "util.h"
 #include "vault.h"
 
-#define HTTP_MAX_SEGS 8
-#define HTTP_MAX_PATH 2048
-/* Routes whose table cap is below this are a table mistake (a leftover
- * 0/1 flag), refused at start. */
-#define HTTP_MIN_BODY_CAP 256
-/* libmicrohttpd's per-connection buffer (request head, parsed headers and
- * target: names and tokens). Above 32 KiB 0.9.75 maps it with mmap and
- * unmaps it at close, so those bytes leave the process with the connection
- * instead of lingering in freed heap. */
-#define HTTP_CONN_MEMORY (64 * 1024)
 
 struct http {
 	struct MHD_Daemon *d;
@@ -71,7 +62,7 @@ struct http_conn {
 	const char *param; /* into path */
 	size_t param_len;
 	struct cap *cap;
-	char ip[64];
+	char ip[LIMIT_ADDR_TEXT];
 	char *body; /* wipe-on-free buffer */
 	size_t len, cap_bytes, limit;
 	int too_large;
@@ -372,18 +363,18 @@ static const char *http_frame_check(struct http *h, struct MHD_Connection *c, co
 static enum api_err http_route(struct http_conn *hc, const char *url, const char *method,
 			       const char **why)
 {
-	char *segs[HTTP_MAX_SEGS];
-	size_t nsegs = 0, plen = strlen(url), seglen[HTTP_MAX_SEGS];
+	char *segs[LIMIT_PATH_SEGS];
+	size_t nsegs = 0, plen = strlen(url), seglen[LIMIT_PATH_SEGS];
 	int known = 0, pidx = -1;
 
-	if (plen == 0 || plen >= HTTP_MAX_PATH || url[0] != '/')
+	if (plen == 0 || plen >= LIMIT_PATH_MAX || url[0] != '/')
 		return API_NO_ROUTE;
 	hc->path = crypto_wipe_malloc(plen + 1);
 	if (hc->path == NULL)
 		return API_INTERNAL;
 	hc->path_cap = plen + 1;
 	memcpy(hc->path, url, plen + 1);
-	switch (routes_split(hc->path, segs, seglen, HTTP_MAX_SEGS, &nsegs)) {
+	switch (routes_split(hc->path, segs, seglen, LIMIT_PATH_SEGS, &nsegs)) {
 	case 0:
 		break;
 	case -2:
@@ -400,8 +391,8 @@ static enum api_err http_route(struct http_conn *hc, const char *url, const char
 		hc->param_len = seglen[pidx];
 		if (strstr(hc->rt->pattern, ":key") != NULL
 			? !util_valid_name(hc->param, hc->param_len)
-			: hc->param_len > 255) {
-			*why = "key: must be 1-255 letters, numbers, '_', '.', '-'";
+			: hc->param_len > LIMIT_NAME_MAX) {
+			*why = "key: must be 1-" LIMIT_STR(LIMIT_NAME_MAX) " letters, numbers, '_', '.', '-'";
 			return API_BAD_NAME;
 		}
 	}
@@ -655,9 +646,9 @@ static void http_log(void *cls, const char *fmt, va_list ap)
 static int http_check_routes(void)
 {
 	for (const struct route *r = routes; r->method != NULL; r++)
-		if (r->body != 0 && r->body < HTTP_MIN_BODY_CAP) {
+		if (r->body != 0 && r->body < LIMIT_ROUTE_BODY_MIN) {
 			log_err("http: route %s %s: body cap %zu is below %u bytes", r->method,
-				r->pattern, r->body, HTTP_MIN_BODY_CAP);
+				r->pattern, r->body, LIMIT_ROUTE_BODY_MIN);
 			return -1;
 		}
 	return 0;
@@ -760,7 +751,7 @@ int http_serve(struct http *h)
 	h->d = MHD_start_daemon(
 	    flags, cfg->port, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_log,
 	    NULL, MHD_OPTION_LISTEN_SOCKET, h->fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    cfg->max_connections_per_ip * 2 + 16, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limit.h"
+
 struct rc_slot {
-	char id[REGCACHE_ID_MAX + 1];
+	char id[LIMIT_TOKEN_ID_MAX + 1];
 	unsigned char digest[32];
 	int64_t expires;
 };
@@ -58,7 +60,7 @@ int regcache_get(struct regcache *rc, const char *id, unsigned char digest[32], 
 	struct rc_slot *s;
 	int hit = 0;
 
-	if (strlen(id) > REGCACHE_ID_MAX)
+	if (strlen(id) > LIMIT_TOKEN_ID_MAX)
 		return 0;
 	pthread_mutex_lock(&rc->mu);
 	s = rc_slot(rc, id);
@@ -86,7 +88,7 @@ void regcache_put(struct regcache *rc, uint64_t gen, const char *id, const unsig
 {
 	struct rc_slot *s;
 
-	if (strlen(id) > REGCACHE_ID_MAX)
+	if (strlen(id) > LIMIT_TOKEN_ID_MAX)
 		return;
 	pthread_mutex_lock(&rc->mu);
 	if (gen == rc->gen) {

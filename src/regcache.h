@@ -8,8 +8,6 @@
 
 #include <stdint.h>
 
-#define REGCACHE_ID_MAX 64
-
 struct regcache;
 
 struct regcache *regcache_new(unsigned slots);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "enc.h"
+#include "limit.h"
 #include "token.h"
 #include "util.h"
 #include "vault.h"
@@ -56,12 +57,16 @@ static void fail_field(struct api_resp *resp, const char *field, const char *msg
 /* A new password (init, rekey): 0, or -1 with resp filled. */
 static int check_password(json_t *pw, struct api_resp *resp)
 {
-	if (util_utf8_chars(json_string_value(pw), json_string_length(pw)) < 16) {
-		fail_field(resp, "password", "Vault password must be at least 16 characters");
+	if (util_utf8_chars(json_string_value(pw), json_string_length(pw)) <
+	    LIMIT_PASSWORD_MIN_CHARS) {
+		fail_field(resp, "password",
+			   "Vault password must be at least " LIMIT_STR(
+			       LIMIT_PASSWORD_MIN_CHARS) " characters");
 		return -1;
 	}
-	if (json_string_length(pw) > 1024) {
-		fail_field(resp, "password", "Must be at most 1024 bytes");
+	if (json_string_length(pw) > LIMIT_PASSWORD_MAX) {
+		fail_field(resp, "password",
+			   "Must be at most " LIMIT_STR(LIMIT_PASSWORD_MAX) " bytes");
 		return -1;
 	}
 	return 0;
@@ -92,10 +97,11 @@ static int parse_threshold(const struct api_req *req, struct vault_threshold_req
 		for (size_t j = 0; json_is_string(h) && j < i; j++)
 			dup |= strcmp(t->holders[j], json_string_value(h)) == 0;
 		if (!json_is_string(h) || json_string_length(h) == 0 ||
-		    json_string_length(h) > 255 ||
+		    json_string_length(h) > LIMIT_NAME_MAX ||
 		    strlen(json_string_value(h)) != json_string_length(h) || dup) {
 			fail_field(resp, "threshold.holders",
-				   "Each must be a distinct non-empty string of at most 255 bytes");
+				   "Each must be a distinct non-empty string of at most " LIMIT_STR(
+				       LIMIT_NAME_MAX) " bytes");
 			return -1;
 		}
 		t->holders[i] = json_string_value(h);
@@ -167,7 +173,7 @@ static void h_rekey(struct vault *v, const struct config *cfg, const struct api_
 {
 	const char *why = NULL;
 	int bad = 0, has_t;
-	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
 	struct vault_threshold_req t = {0, 0, {NULL}};
 	json_t *pw, *shares = NULL, *out;
 	enum vault_err err;
@@ -198,7 +204,7 @@ static void h_unlock_share(struct vault *v, const struct config *cfg, const stru
 {
 	const char *why = NULL;
 	int bad = 0, unlocked = 0;
-	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
 	json_t *share = json_object_get(req->body, "share"), *out = NULL;
 	unsigned retry = 0;
 	enum vault_err err;
@@ -242,7 +248,7 @@ static void h_shares_cancel(struct vault *v, const struct config *cfg, const str
 {
 	const char *why = NULL;
 	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
 	long long n = 0;
 	enum vault_err err;
 
@@ -265,7 +271,7 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 	json_t *pw = json_object_get(req->body, "password");
 	const char *why = NULL;
 	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
 	long long count = 0;
 	unsigned retry = 0;
 	struct vault_defer *d = NULL;
@@ -280,8 +286,9 @@ static void h_unlock(struct vault *v, const struct config *cfg, const struct api
 		fail_field(resp, "password", "Password is required");
 		return;
 	}
-	if (json_string_length(pw) > 1024) {
-		fail_field(resp, "password", "Must be at most 1024 bytes");
+	if (json_string_length(pw) > LIMIT_PASSWORD_MAX) {
+		fail_field(resp, "password",
+			   "Must be at most " LIMIT_STR(LIMIT_PASSWORD_MAX) " bytes");
 		return;
 	}
 	err = vault_unlock_prepare(v, json_string_value(pw), json_string_length(pw), &who, &retry,
@@ -311,7 +318,7 @@ static void h_lock(struct vault *v, const struct config *cfg, const struct api_r
 {
 	const char *why = NULL;
 	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", 255, &bad, &why), req->ip};
+	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
 	enum vault_err err;
 
 	(void)cfg;
@@ -367,16 +374,17 @@ static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 	if (allowed == NULL || json_is_null(allowed))
 		return json_pack("[s]", "*");
 	if (!json_is_array(allowed) || json_array_size(allowed) == 0 ||
-	    json_array_size(allowed) > 256) {
-		fail_field(resp, "allowedSecrets", "Must be an array of 1 to 256 patterns");
+	    json_array_size(allowed) > LIMIT_ALLOWED_MAX) {
+		fail_field(resp, "allowedSecrets",
+			   "Must be an array of 1 to " LIMIT_STR(LIMIT_ALLOWED_MAX) " patterns");
 		return NULL;
 	}
 	json_array_foreach(allowed, i, e)
 	{
 		size_t n = json_string_length(e);
-		if (!json_is_string(e) || n == 0 || n > 255) {
-			fail_field(resp, "allowedSecrets",
-				   "Each entry must be a string of 1-255 bytes");
+		if (!json_is_string(e) || n == 0 || n > LIMIT_NAME_MAX) {
+			fail_field(resp, "allowedSecrets", "Each entry must be a string of 1-" LIMIT_STR(
+								 LIMIT_NAME_MAX) " bytes");
 			return NULL;
 		}
 	}
@@ -393,7 +401,7 @@ static json_t *token_perms(const struct api_req *req, struct api_resp *resp)
 
 	if (perms == NULL || json_is_null(perms))
 		return json_pack("[s]", "read");
-	if (!json_is_array(perms) || json_array_size(perms) > 16) {
+	if (!json_is_array(perms) || json_array_size(perms) > LIMIT_PERMS_MAX) {
 		fail_field(resp, "permissions", "Must be an array of read, write, delete, admin");
 		return NULL;
 	}
@@ -414,9 +422,9 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_t *ttl = json_object_get(req->body, "ttlSeconds"), *allowed, *perms, *out = NULL;
 	const char *why = "userId";
 	int bad = 0;
-	const char *user = opt_str(req, "userId", 255, &bad, &why);
+	const char *user = opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why);
 	struct vault_actor who = {NULL, req->ip};
-	long long ttl_s = 3600;
+	long long ttl_s = LIMIT_TTL_DEFAULT;
 	enum vault_err err;
 
 	if (bad || user == NULL) {
@@ -436,13 +444,13 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	}
 	if (ttl != NULL && !json_is_null(ttl)) {
 		if (!json_is_integer(ttl) || json_integer_value(ttl) < cfg->token_min_ttl ||
-		    json_integer_value(ttl) > 2592000) {
+		    json_integer_value(ttl) > LIMIT_TTL_MAX) {
 			char details[96];
 
 			json_decref(allowed);
 			json_decref(perms);
 			snprintf(details, sizeof(details),
-				 "ttlSeconds: must be an integer from %u to 2592000",
+				 "ttlSeconds: must be an integer from %u to " LIMIT_STR(LIMIT_TTL_MAX),
 				 cfg->token_min_ttl);
 			api_fail(resp, API_BAD_TTL, details);
 			return;
@@ -454,8 +462,8 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_decref(perms);
 	if (err != VAULT_OK) {
 		api_fail(resp, api_vault_err(err),
-			 err == VAULT_TOKEN_SIZE ? "allowedSecrets: the token would exceed "
-						   "16384 bytes; name fewer secrets"
+			 err == VAULT_TOKEN_SIZE ? "allowedSecrets: the token would exceed " LIMIT_STR(
+							 LIMIT_TOKEN_MAX) " bytes; name fewer secrets"
 						 : NULL);
 		if (err == VAULT_TOKEN_LIMIT)
 			resp->retry_after = 3600;
@@ -474,7 +482,7 @@ static int parse_limit(const char *s, int def, int *out)
 		return 0;
 	}
 	n = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || n < 1 || n > 1000)
+	if (end == s || *end != '\0' || n < 1 || n > LIMIT_PAGE_MAX)
 		return -1;
 	*out = (int)n;
 	return 0;
@@ -485,14 +493,14 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 			 struct api_resp *resp)
 {
 	const char *rev = req->query_include_revoked, *user = req->query_user;
-	char ubuf[3 * 255 + 1];
+	char ubuf[3 * LIMIT_NAME_MAX + 1];
 	long long after = 0;
 	json_t *out = NULL;
 	int limit;
 	enum vault_err err;
 
 	(void)cfg;
-	if (parse_limit(req->query_limit, 100, &limit) != 0) {
+	if (parse_limit(req->query_limit, LIMIT_PAGE_DEFAULT, &limit) != 0) {
 		api_fail(resp, API_BAD_LIMIT, NULL);
 		return;
 	}
@@ -504,8 +512,9 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 		size_t n = strlen(user);
 		if (n < sizeof(ubuf))
 			memcpy(ubuf, user, n + 1);
-		if (n == 0 || n >= sizeof(ubuf) || pct_decode(ubuf, &n) != 0 || n == 0 || n > 255) {
-			api_fail(resp, API_BAD_BODY, "userId: must be 1-255 bytes");
+		if (n == 0 || n >= sizeof(ubuf) || pct_decode(ubuf, &n) != 0 || n == 0 || n > LIMIT_NAME_MAX) {
+			api_fail(resp, API_BAD_BODY,
+				 "userId: must be 1-" LIMIT_STR(LIMIT_NAME_MAX) " bytes");
 			return;
 		}
 		user = ubuf;
@@ -531,7 +540,7 @@ static int revoke_fields(const struct api_req *req, struct api_resp *resp, const
 	const char *why = NULL;
 	int bad = 0;
 
-	*by = opt_str(req, "revokedBy", 255, &bad, &why);
+	*by = opt_str(req, "revokedBy", LIMIT_NAME_MAX, &bad, &why);
 	opt_str(req, "reason", 500, &bad, &why);
 	if (bad) {
 		fail_field(resp, why, "Must be a non-empty string");
@@ -602,7 +611,8 @@ static void h_audit(struct vault *v, const struct config *cfg, const struct api_
 	int limit;
 
 	(void)cfg;
-	if (parse_limit(req->query_limit, req->param ? 50 : 100, &limit) != 0) {
+	if (parse_limit(req->query_limit,
+			req->param ? LIMIT_PAGE_SECRET_DEFAULT : LIMIT_PAGE_DEFAULT, &limit) != 0) {
 		api_fail(resp, API_BAD_LIMIT, NULL);
 		return;
 	}
@@ -752,28 +762,28 @@ static void h_secret_list(struct vault *v, const struct config *cfg, const struc
 
 const struct route routes[] = {
     {"GET", "/health", h_health, API_AUTH_NONE, 0, "liveness and vault state"},
-    {"POST", "/init", h_init, API_AUTH_MGMT, 32768,
+    {"POST", "/init", h_init, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
      "create the vault with a password and/or a threshold"},
     {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_MAX,
      "import a groupvault or ocmt-v1 export"},
     {"GET", "/export", h_export, API_AUTH_MGMT, 0, "export (?format=ocmt-v1 when unlocked)"},
-    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, 32768, "derive the key and open a session"},
-    {"POST", "/lock", h_lock, API_AUTH_MGMT, 32768, "end the session, wipe keys"},
-    {"POST", "/extend", h_extend, API_AUTH_MGMT, 4096, "restart the session clock"},
-    {"POST", "/unlock/share", h_unlock_share, API_AUTH_MGMT, 4096,
+    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD, "derive the key and open a session"},
+    {"POST", "/lock", h_lock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD, "end the session, wipe keys"},
+    {"POST", "/extend", h_extend, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL, "restart the session clock"},
+    {"POST", "/unlock/share", h_unlock_share, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
      "submit one holder's share (202 until k, then 200 unlocked)"},
     {"GET", "/unlock/shares", h_shares_get, API_AUTH_MGMT, 0, "threshold unlock progress"},
-    {"DELETE", "/unlock/shares", h_shares_cancel, API_AUTH_MGMT, 4096,
+    {"DELETE", "/unlock/shares", h_shares_cancel, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
      "wipe the shares received so far"},
-    {"POST", "/rekey", h_rekey, API_AUTH_MGMT, 32768,
+    {"POST", "/rekey", h_rekey, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
      "re-wrap the root key under a new password and/or threshold"},
     {"GET", "/status", h_status, API_AUTH_MGMT, 0, "initialized, unlocked, expiresIn, policy"},
-    {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, 131072, "issue a capability token"},
+    {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, LIMIT_ROUTE_BODY_TOKEN, "issue a capability token"},
     {"GET", "/tokens", h_token_list, API_AUTH_MGMT, 0,
      "list tokens (?userId, ?includeRevoked, ?limit, ?cursor)"},
-    {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, 4096,
+    {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
      "revoke every token of a user"},
-    {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, 32768,
+    {"DELETE", "/tokens/:id", h_token_revoke, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
      "revoke one token by id or SHA-256 hex"},
     {"GET", "/audit", h_audit, API_AUTH_MGMT, 0,
      "audit log, newest first (?limit=1..1000); ?after=<seq>: oldest first from there"},
@@ -783,7 +793,7 @@ const struct route routes[] = {
     {"GET", "/secrets/:key", h_secret_get, API_AUTH_CAP, 0, "read a secret (audited first)"},
     {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, ROUTE_BODY_MAX,
      "create or update a secret"},
-    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, 4096, "delete a secret"},
+    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, LIMIT_ROUTE_BODY_SMALL, "delete a secret"},
     {NULL, NULL, NULL, API_AUTH_NONE, 0, NULL},
 };
 

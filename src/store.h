@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limit.h"
+
 #define STORE_ID_LEN 32
 #define STORE_SCHEMA_VERSION 4
 
@@ -65,14 +67,12 @@ struct store_token {
 	const unsigned char *token_hash; /* SHA-256 of the whole token */
 	const unsigned char *mac;	 /* the row's MAC (vault_registry.c) */
 };
-#define STORE_TOKEN_ID_MAX 64
-#define STORE_TOKEN_TEXT_MAX 255
 /* A row as read back. has_* say whether the optional columns were set. */
 struct store_token_row {
 	int64_t seq; /* a cursor for listing (rowid) */
-	char id[STORE_TOKEN_ID_MAX + 1];
-	char user_id[STORE_TOKEN_TEXT_MAX + 1];
-	char revoked_by[STORE_TOKEN_TEXT_MAX + 1];
+	char id[LIMIT_TOKEN_ID_MAX + 1];
+	char user_id[LIMIT_NAME_MAX + 1];
+	char revoked_by[LIMIT_NAME_MAX + 1];
 	int64_t issued_at, expires_at, revoked_at;
 	int revoked, pending, has_hash, has_mac;
 	const unsigned char *scope; /* valid only during the call that hands it out */

@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "enc.h"
+#include "limit.h"
 
 unsigned token_perm(const char *name)
 {
@@ -68,7 +69,7 @@ struct cap *token_verify(const unsigned char *key, size_t keylen, const char *to
 	struct cap *cap = NULL;
 	json_t *p = NULL, *perms, *v;
 
-	if (len == 0 || len > TOKEN_MAX_LEN)
+	if (len == 0 || len > LIMIT_TOKEN_MAX)
 		return NULL;
 	dot = memchr(tok, '.', len);
 	if (dot == NULL)
@@ -94,9 +95,9 @@ struct cap *token_verify(const unsigned char *key, size_t keylen, const char *to
 	cap->payload = p;
 	if (crypto_sha256(tok, plen, cap->digest) != 0)
 		goto fail;
-	cap->id = token_str(p, "id", 64);
-	cap->group_id = token_str(p, "groupId", 255);
-	cap->user_id = token_str(p, "userId", 255);
+	cap->id = token_str(p, "id", LIMIT_TOKEN_ID_MAX);
+	cap->group_id = token_str(p, "groupId", LIMIT_NAME_MAX);
+	cap->user_id = token_str(p, "userId", LIMIT_NAME_MAX);
 	cap->allowed = json_object_get(p, "allowedSecrets");
 	perms = json_object_get(p, "permissions");
 	v = json_object_get(p, "expiresAt");
@@ -177,7 +178,7 @@ struct cap *token_verify_cached(struct token_cache *tc, const unsigned char *key
 	struct cap *c = NULL, *old = NULL;
 	uint64_t idx;
 
-	if (len == 0 || len > TOKEN_MAX_LEN || crypto_sha256(tok, len, h) != 0)
+	if (len == 0 || len > LIMIT_TOKEN_MAX || crypto_sha256(tok, len, h) != 0)
 		return NULL;
 	memcpy(&idx, h, sizeof(idx));
 	s = &tc->slots[idx % tc->nslots];

@@ -14,9 +14,6 @@
 /* Accepted as the original does; no operation requires it, so it grants
  * nothing beyond the other permissions. */
 #define TOKEN_PERM_ADMIN 8u
-/* The longest token a check accepts, and so the longest one issued (the
- * HTTP layer's request-head buffer holds it with room to spare). */
-#define TOKEN_MAX_LEN 16384
 #define TOKEN_ID_LEN 32 /* hex characters */
 
 struct cap {

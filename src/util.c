@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "limit.h"
+
 int64_t util_now_ms(void)
 {
 	struct timespec ts;
@@ -33,7 +35,7 @@ void util_iso8601(int64_t ms, char *buf, size_t len)
 
 int util_valid_name(const char *s, size_t len)
 {
-	if (len == 0 || len > 255)
+	if (len == 0 || len > LIMIT_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];

@@ -54,10 +54,10 @@ static int vault_audit_seal_name(struct vault *v, const struct vault_keys *k, co
 				 char out[VAULT_SEALED_B64])
 {
 	struct vault_seal *s = &v->seals[id[0] % VAULT_SEAL_SLOTS];
-	unsigned char sealed[VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD];
+	unsigned char sealed[LIMIT_NAME_MAX + CRYPTO_SEAL_OVERHEAD];
 	int hit;
 
-	if (len > VAULT_NAME_MAX)
+	if (len > LIMIT_NAME_MAX)
 		return -1;
 	pthread_mutex_lock(&v->seal_mu);
 	hit = s->used && memcmp(s->id, id, CRYPTO_HASH_LEN) == 0;

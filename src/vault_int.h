@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "limit.h"
 #include "store.h"
 #include "vault.h"
 
@@ -21,10 +22,9 @@
 #define VAULT_RL_SLOTS 4096
 #define VAULT_TOKEN_CACHE 1024
 #define VAULT_ROW_CACHE 256
-#define VAULT_NAME_MAX 255
 #define VAULT_SEAL_SLOTS 64
 /* base64 of a sealed name, NUL included */
-#define VAULT_SEALED_B64 (4 * ((VAULT_NAME_MAX + CRYPTO_SEAL_OVERHEAD + 2) / 3) + 1)
+#define VAULT_SEALED_B64 (4 * ((LIMIT_NAME_MAX + CRYPTO_SEAL_OVERHEAD + 2) / 3) + 1)
 /* a wrapped root key as stored */
 #define VAULT_WRAPPED_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
 

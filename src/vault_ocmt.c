@@ -113,7 +113,7 @@ static int vault_ocmt_entry_ok(const char *name, size_t len, json_t *val, size_t
 
 	if (!util_valid_name(name, len)) {
 		*why =
-		    vault_whyf("secret %zu of %zu: name must match ^[A-Za-z0-9_.-]{1,255}$", i, n);
+		    vault_whyf("secret %zu of %zu: name must match ^[A-Za-z0-9_.-]{1," LIMIT_STR(LIMIT_NAME_MAX) "}$", i, n);
 		return 0;
 	}
 	if (!json_is_object(val))

@@ -24,11 +24,11 @@ static size_t vault_reg_put(unsigned char *b, size_t n, uint64_t v, unsigned byt
 int vault_registry_mac(const struct vault_keys *k, const struct store_token *t, int revoked,
 		       unsigned char mac[CRYPTO_HASH_LEN])
 {
-	unsigned char head[sizeof(VAULT_REG_LABEL) + 1 + 2 * 4 + STORE_TOKEN_ID_MAX +
-			   STORE_TOKEN_TEXT_MAX + 3 * 8 + 2 * CRYPTO_HASH_LEN];
+	unsigned char head[sizeof(VAULT_REG_LABEL) + 1 + 2 * 4 + LIMIT_TOKEN_ID_MAX +
+			   LIMIT_NAME_MAX + 3 * 8 + 2 * CRYPTO_HASH_LEN];
 	size_t n = sizeof(VAULT_REG_LABEL), idlen = strlen(t->id), ulen = strlen(t->user_id);
 
-	if (idlen > STORE_TOKEN_ID_MAX || ulen > STORE_TOKEN_TEXT_MAX)
+	if (idlen > LIMIT_TOKEN_ID_MAX || ulen > LIMIT_NAME_MAX)
 		return -1;
 	/* Every variable field is length-prefixed, so no two rows share an input. */
 	memcpy(head, VAULT_REG_LABEL, sizeof(VAULT_REG_LABEL));
@@ -102,7 +102,7 @@ struct vault_reg_seal {
 	const struct vault_keys *k;
 	size_t n, cap;
 	struct {
-		char id[STORE_TOKEN_ID_MAX + 1];
+		char id[LIMIT_TOKEN_ID_MAX + 1];
 		unsigned char mac[CRYPTO_HASH_LEN];
 	} * rows;
 };

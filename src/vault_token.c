@@ -93,7 +93,7 @@ enum vault_err vault_token_issue(struct vault *v, const char *user_id, json_t *a
 	if (tok == NULL || scope == NULL)
 		goto done;
 	/* Never issue what the check (and the HTTP layer) would refuse. */
-	if (strlen(tok) > TOKEN_MAX_LEN) {
+	if (strlen(tok) > LIMIT_TOKEN_MAX) {
 		err = VAULT_TOKEN_SIZE;
 		goto done;
 	}
@@ -222,8 +222,8 @@ enum vault_err vault_token_check(struct vault *v, const char *tok, size_t len, s
 
 /* The row a revocation names: its id and user. */
 struct vault_token_target {
-	char id[STORE_TOKEN_ID_MAX + 1];
-	char user[STORE_TOKEN_TEXT_MAX + 1];
+	char id[LIMIT_TOKEN_ID_MAX + 1];
+	char user[LIMIT_NAME_MAX + 1];
 };
 
 static int vault_token_target_row(void *arg, const struct store_token_row *r)

@@ -17,7 +17,8 @@
 /* Before any unlock has been timed: a 64 MiB, 3-pass derivation on a slow
  * machine. */
 #define VAULT_UNLOCK_EST_MS 2000
-#define VAULT_UNLOCK_KEY_MAX (64 + 1 + 256)
+/* "address:userId" and its NUL. */
+#define VAULT_UNLOCK_KEY_MAX (LIMIT_ADDR_TEXT + 1 + LIMIT_NAME_MAX + 1)
 
 enum { JOB_PREPARED, JOB_QUEUED, JOB_FINISHED };
 

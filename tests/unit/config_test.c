@@ -24,7 +24,7 @@ static void test_defaults(void **state)
 	assert_int_equal(config_load(&c, err, sizeof(err)), 0);
 	assert_int_equal(c.port, 18790);
 	assert_int_equal(c.session_ttl, 1800);
-	assert_int_equal(c.max_body, 1048576);
+	assert_int_equal(c.max_body, LIMIT_BODY_DEFAULT);
 	assert_string_equal(c.bind_address, "127.0.0.1");
 	assert_string_equal(c.data_dir, "./data");
 	assert_string_equal(c.signing_key, "");

@@ -29,7 +29,6 @@
 #include "util.h"
 #include "vault.h"
 
-
 struct http {
 	struct MHD_Daemon *d;
 	const struct config *cfg;
@@ -392,7 +391,8 @@ static enum api_err http_route(struct http_conn *hc, const char *url, const char
 		if (strstr(hc->rt->pattern, ":key") != NULL
 			? !util_valid_name(hc->param, hc->param_len)
 			: hc->param_len > LIMIT_NAME_MAX) {
-			*why = "key: must be 1-" LIMIT_STR(LIMIT_NAME_MAX) " letters, numbers, '_', '.', '-'";
+			*why = "key: must be 1-" LIMIT_STR(
+			    LIMIT_NAME_MAX) " letters, numbers, '_', '.', '-'";
 			return API_BAD_NAME;
 		}
 	}

@@ -112,8 +112,9 @@ static int vault_ocmt_entry_ok(const char *name, size_t len, json_t *val, size_t
 	json_t *value = json_object_get(val, "value"), *md = json_object_get(val, "metadata");
 
 	if (!util_valid_name(name, len)) {
-		*why =
-		    vault_whyf("secret %zu of %zu: name must match ^[A-Za-z0-9_.-]{1," LIMIT_STR(LIMIT_NAME_MAX) "}$", i, n);
+		*why = vault_whyf("secret %zu of %zu: name must match ^[A-Za-z0-9_.-]{1," LIMIT_STR(
+				      LIMIT_NAME_MAX) "}$",
+				  i, n);
 		return 0;
 	}
 	if (!json_is_object(val))

@@ -147,14 +147,10 @@ static void test_text_sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_token_fits_head),
-	    cmocka_unit_test(test_body_holds_value),
-	    cmocka_unit_test(test_route_caps),
-	    cmocka_unit_test(test_route_caps_hold_bodies),
-	    cmocka_unit_test(test_path_bounds),
-	    cmocka_unit_test(test_secure_heap_holds_queue),
-	    cmocka_unit_test(test_setting_defaults),
-	    cmocka_unit_test(test_text_sizes),
+	    cmocka_unit_test(test_token_fits_head),  cmocka_unit_test(test_body_holds_value),
+	    cmocka_unit_test(test_route_caps),	     cmocka_unit_test(test_route_caps_hold_bodies),
+	    cmocka_unit_test(test_path_bounds),	     cmocka_unit_test(test_secure_heap_holds_queue),
+	    cmocka_unit_test(test_setting_defaults), cmocka_unit_test(test_text_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@ release build serves a whole session inside it without being killed, and
 SECCOMP=0 turns it off."""
 import os
 import signal
+import time
 
 from harness import PASSWORD, RELEASE_BINARY, WRAPPER, Skip, Vault, expect
 
@@ -22,11 +23,23 @@ def seccomp_mode(pid):
     return None
 
 
+def confined_after(pid):
+    """Seconds until the daemon is in filter mode (2). It enters the filter
+    just after its server starts answering, so a slow build (ThreadSanitizer)
+    can answer /health a moment before; fails if it takes over 10 s."""
+    start = time.monotonic()
+    while seccomp_mode(pid) != 2:
+        assert time.monotonic() - start < 10, "not confined 10 s after serving"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
 def test_filter_is_on_by_default_and_can_be_turned_off():
     need_filter()
     with Vault() as v:
-        assert seccomp_mode(v.proc.pid) == 2  # filter mode
+        took = confined_after(v.proc.pid)
     with Vault(SECCOMP=0) as v:
+        time.sleep(max(0.2, 2 * took))  # longer than the filter took to come on
         assert seccomp_mode(v.proc.pid) == 0
 
 
@@ -36,7 +49,7 @@ def test_release_build_serves_a_whole_session_inside_the_filter():
     need_filter()
     with Vault(binary=RELEASE_BINARY, KDF_MEMORY_KIB=65536, KDF_ITERATIONS=1,
                KDF_PARALLELISM=4) as v:
-        assert seccomp_mode(v.proc.pid) == 2
+        confined_after(v.proc.pid)
         v.init_unlock()  # Argon2id with four lane threads
         tok = v.token(user="alice")
         for i in range(30):
@@ -52,7 +65,7 @@ def test_release_build_serves_a_whole_session_inside_the_filter():
         expect(v.mgmt("POST", "/lock", {}), 200)
         expect(v.mgmt("POST", "/unlock", {"password": PASSWORD}), 200)
         v.restart()  # a clean SIGTERM exit inside the filter, then reopen
-        assert seccomp_mode(v.proc.pid) == 2
+        confined_after(v.proc.pid)
         expect(v.mgmt("POST", "/unlock", {"password": PASSWORD}), 200)
         with Vault(binary=RELEASE_BINARY) as w:
             expect(w.mgmt("POST", "/import", {"vault": doc["vault"]}), 200)

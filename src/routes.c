@@ -383,8 +383,9 @@ static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 	{
 		size_t n = json_string_length(e);
 		if (!json_is_string(e) || n == 0 || n > LIMIT_NAME_MAX) {
-			fail_field(resp, "allowedSecrets", "Each entry must be a string of 1-" LIMIT_STR(
-								 LIMIT_NAME_MAX) " bytes");
+			fail_field(
+			    resp, "allowedSecrets",
+			    "Each entry must be a string of 1-" LIMIT_STR(LIMIT_NAME_MAX) " bytes");
 			return NULL;
 		}
 	}
@@ -449,9 +450,10 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 
 			json_decref(allowed);
 			json_decref(perms);
-			snprintf(details, sizeof(details),
-				 "ttlSeconds: must be an integer from %u to " LIMIT_STR(LIMIT_TTL_MAX),
-				 cfg->token_min_ttl);
+			snprintf(
+			    details, sizeof(details),
+			    "ttlSeconds: must be an integer from %u to " LIMIT_STR(LIMIT_TTL_MAX),
+			    cfg->token_min_ttl);
 			api_fail(resp, API_BAD_TTL, details);
 			return;
 		}
@@ -462,9 +464,10 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_decref(perms);
 	if (err != VAULT_OK) {
 		api_fail(resp, api_vault_err(err),
-			 err == VAULT_TOKEN_SIZE ? "allowedSecrets: the token would exceed " LIMIT_STR(
-							 LIMIT_TOKEN_MAX) " bytes; name fewer secrets"
-						 : NULL);
+			 err == VAULT_TOKEN_SIZE
+			     ? "allowedSecrets: the token would exceed " LIMIT_STR(
+				   LIMIT_TOKEN_MAX) " bytes; name fewer secrets"
+			     : NULL);
 		if (err == VAULT_TOKEN_LIMIT)
 			resp->retry_after = 3600;
 		return;
@@ -512,7 +515,8 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 		size_t n = strlen(user);
 		if (n < sizeof(ubuf))
 			memcpy(ubuf, user, n + 1);
-		if (n == 0 || n >= sizeof(ubuf) || pct_decode(ubuf, &n) != 0 || n == 0 || n > LIMIT_NAME_MAX) {
+		if (n == 0 || n >= sizeof(ubuf) || pct_decode(ubuf, &n) != 0 || n == 0 ||
+		    n > LIMIT_NAME_MAX) {
 			api_fail(resp, API_BAD_BODY,
 				 "userId: must be 1-" LIMIT_STR(LIMIT_NAME_MAX) " bytes");
 			return;
@@ -767,9 +771,12 @@ const struct route routes[] = {
     {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_MAX,
      "import a groupvault or ocmt-v1 export"},
     {"GET", "/export", h_export, API_AUTH_MGMT, 0, "export (?format=ocmt-v1 when unlocked)"},
-    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD, "derive the key and open a session"},
-    {"POST", "/lock", h_lock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD, "end the session, wipe keys"},
-    {"POST", "/extend", h_extend, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL, "restart the session clock"},
+    {"POST", "/unlock", h_unlock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
+     "derive the key and open a session"},
+    {"POST", "/lock", h_lock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
+     "end the session, wipe keys"},
+    {"POST", "/extend", h_extend, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
+     "restart the session clock"},
     {"POST", "/unlock/share", h_unlock_share, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
      "submit one holder's share (202 until k, then 200 unlocked)"},
     {"GET", "/unlock/shares", h_shares_get, API_AUTH_MGMT, 0, "threshold unlock progress"},
@@ -778,7 +785,8 @@ const struct route routes[] = {
     {"POST", "/rekey", h_rekey, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
      "re-wrap the root key under a new password and/or threshold"},
     {"GET", "/status", h_status, API_AUTH_MGMT, 0, "initialized, unlocked, expiresIn, policy"},
-    {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, LIMIT_ROUTE_BODY_TOKEN, "issue a capability token"},
+    {"POST", "/tokens", h_token_issue, API_AUTH_MGMT, LIMIT_ROUTE_BODY_TOKEN,
+     "issue a capability token"},
     {"GET", "/tokens", h_token_list, API_AUTH_MGMT, 0,
      "list tokens (?userId, ?includeRevoked, ?limit, ?cursor)"},
     {"DELETE", "/tokens/user/:userId", h_token_revoke_user, API_AUTH_MGMT, LIMIT_ROUTE_BODY_SMALL,
@@ -793,7 +801,8 @@ const struct route routes[] = {
     {"GET", "/secrets/:key", h_secret_get, API_AUTH_CAP, 0, "read a secret (audited first)"},
     {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, ROUTE_BODY_MAX,
      "create or update a secret"},
-    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, LIMIT_ROUTE_BODY_SMALL, "delete a secret"},
+    {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, LIMIT_ROUTE_BODY_SMALL,
+     "delete a secret"},
     {NULL, NULL, NULL, API_AUTH_NONE, 0, NULL},
 };
 

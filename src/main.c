@@ -78,6 +78,25 @@ static void main_raise_nofile(const struct config *cfg)
 			 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
+/* The command-line arguments: each prints and exits (status for main). */
+static int main_args(const char *arg)
+{
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(arg, "--version") == 0) {
+		printf("groupvaultd %s\n", GV_VERSION);
+		return 0;
+	}
+	if (strcmp(arg, "--routes") == 0) {
+		routes_print(stdout);
+		return 0;
+	}
+	fprintf(stderr, "groupvaultd: unknown argument %s (try --help)\n", arg);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -87,22 +106,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig = 0;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[1], "--version") == 0) {
-			printf("groupvaultd %s\n", GV_VERSION);
-			return 0;
-		}
-		if (strcmp(argv[1], "--routes") == 0) {
-			routes_print(stdout);
-			return 0;
-		}
-		fprintf(stderr, "groupvaultd: unknown argument %s (try --help)\n", argv[1]);
-		return 2;
-	}
+	if (argc > 1)
+		return main_args(argv[1]);
 	if (config_load(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "groupvaultd: %s\n", err);
 		return 2;

@@ -1,8 +1,11 @@
-/* routes.c: the route table and its handlers. Handlers receive a checked
- * request (authenticated, body parsed) and fill a response; they validate
- * field shapes, call the vault and answer its errors through api_vault_err.
- * They never log secret material. */
+/* routes.c: the route table, its matching, and the handlers of tokens,
+ * audit, export/import and secrets (life cycle and unlock handlers are in
+ * routes_unlock.c). Handlers receive a checked request (authenticated, body
+ * parsed) and fill a response; they validate field shapes, call the vault
+ * and answer its errors through api_vault_err. They never log secret
+ * material. */
 #include "routes.h"
+#include "routes_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +33,7 @@ static void h_health(struct vault *v, const struct config *cfg, const struct api
 
 /* Optional string field: NULL when absent; *bad set when present but not a
  * NUL-free string of 1..max bytes. */
-static const char *opt_str(const struct api_req *req, const char *key, size_t max, int *bad,
+const char *routes_opt_str(const struct api_req *req, const char *key, size_t max, int *bad,
 			   const char **why)
 {
 	json_t *v = req->body ? json_object_get(req->body, key) : NULL;
@@ -46,7 +49,7 @@ static const char *opt_str(const struct api_req *req, const char *key, size_t ma
 	return json_string_value(v);
 }
 
-static void fail_field(struct api_resp *resp, const char *field, const char *msg)
+void routes_fail_field(struct api_resp *resp, const char *field, const char *msg)
 {
 	char details[128];
 
@@ -54,276 +57,18 @@ static void fail_field(struct api_resp *resp, const char *field, const char *msg
 	api_fail(resp, API_BAD_BODY, details);
 }
 
-/* A new password (init, rekey): 0, or -1 with resp filled. */
-static int check_password(json_t *pw, struct api_resp *resp)
-{
-	if (util_utf8_chars(json_string_value(pw), json_string_length(pw)) <
-	    LIMIT_PASSWORD_MIN_CHARS) {
-		fail_field(resp, "password",
-			   "Vault password must be at least " LIMIT_STR(
-			       LIMIT_PASSWORD_MIN_CHARS) " characters");
-		return -1;
-	}
-	if (json_string_length(pw) > LIMIT_PASSWORD_MAX) {
-		fail_field(resp, "password",
-			   "Must be at most " LIMIT_STR(LIMIT_PASSWORD_MAX) " bytes");
-		return -1;
-	}
-	return 0;
-}
-
-/* "threshold": {required: k, holders: [userId, ...]} with 2 <= k <= n <= 16
- * and distinct holders: 0 absent, 1 parsed into t, -1 with resp filled. */
-static int parse_threshold(const struct api_req *req, struct vault_threshold_req *t,
-			   struct api_resp *resp)
-{
-	json_t *o = json_object_get(req->body, "threshold"), *k, *hs, *h;
-	size_t i;
-
-	if (o == NULL || json_is_null(o))
-		return 0;
-	k = json_object_get(o, "required");
-	hs = json_object_get(o, "holders");
-	if (!json_is_object(o) || !json_is_array(hs) || json_array_size(hs) < 2 ||
-	    json_array_size(hs) > 16) {
-		fail_field(resp, "threshold.holders", "Must be an array of 2 to 16 userIds");
-		return -1;
-	}
-	t->n = (unsigned)json_array_size(hs);
-	json_array_foreach(hs, i, h)
-	{
-		int dup = 0;
-
-		for (size_t j = 0; json_is_string(h) && j < i; j++)
-			dup |= strcmp(t->holders[j], json_string_value(h)) == 0;
-		if (!json_is_string(h) || json_string_length(h) == 0 ||
-		    json_string_length(h) > LIMIT_NAME_MAX ||
-		    strlen(json_string_value(h)) != json_string_length(h) || dup) {
-			fail_field(resp, "threshold.holders",
-				   "Each must be a distinct non-empty string of at most " LIMIT_STR(
-				       LIMIT_NAME_MAX) " bytes");
-			return -1;
-		}
-		t->holders[i] = json_string_value(h);
-	}
-	if (!json_is_integer(k) || json_integer_value(k) < 2 ||
-	    json_integer_value(k) > (json_int_t)t->n) {
-		fail_field(resp, "threshold.required",
-			   "Must be an integer from 2 to the number of holders");
-		return -1;
-	}
-	t->k = (unsigned)json_integer_value(k);
-	return 1;
-}
-
-/* The new policy of an init or rekey: *pw NULL when none; -1 with resp
- * filled when the body names neither or a malformed one. */
-static int parse_policy(const struct api_req *req, json_t **pw, struct vault_threshold_req *t,
-			int *has_t, struct api_resp *resp)
-{
-	*pw = json_object_get(req->body, "password");
-	if (*pw != NULL && json_is_null(*pw))
-		*pw = NULL;
-	if ((*has_t = parse_threshold(req, t, resp)) < 0)
-		return -1;
-	if (*pw == NULL && !*has_t) {
-		fail_field(resp, "password", "Required (or a threshold)");
-		return -1;
-	}
-	if (*pw != NULL && !json_is_string(*pw)) {
-		fail_field(resp, "password", "Must be a string");
-		return -1;
-	}
-	return 0;
-}
-
-static void h_init(struct vault *v, const struct config *cfg, const struct api_req *req,
-		   struct api_resp *resp)
-{
-	struct vault_actor who = {NULL, req->ip};
-	struct vault_threshold_req t = {0, 0, {NULL}};
-	json_t *pw, *shares = NULL, *out;
-	enum vault_err err;
-	int has_t;
-
-	(void)cfg;
-	if (parse_policy(req, &pw, &t, &has_t, resp) != 0)
-		return;
-	if (vault_is_initialized(v)) {
-		api_fail(resp, API_ALREADY_INIT, NULL);
-		return;
-	}
-	if (pw != NULL && check_password(pw, resp) != 0)
-		return;
-	err = vault_init_policy(v, pw ? json_string_value(pw) : NULL,
-				pw ? json_string_length(pw) : 0, has_t ? &t : NULL, &who, &shares);
-	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err), NULL);
-		return;
-	}
-	out = json_pack("{s:b,s:s}", "success", 1, "message", "Org vault initialized");
-	if (out != NULL && shares != NULL)
-		json_object_set(out, "shares", shares);
-	json_decref(shares);
-	api_reply(resp, 200, out);
-}
-
-static void h_rekey(struct vault *v, const struct config *cfg, const struct api_req *req,
-		    struct api_resp *resp)
-{
-	const char *why = NULL;
-	int bad = 0, has_t;
-	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
-	struct vault_threshold_req t = {0, 0, {NULL}};
-	json_t *pw, *shares = NULL, *out;
-	enum vault_err err;
-
-	(void)cfg;
-	if (bad) {
-		fail_field(resp, why, "Must be a non-empty string");
-		return;
-	}
-	if (parse_policy(req, &pw, &t, &has_t, resp) != 0 ||
-	    (pw != NULL && check_password(pw, resp) != 0))
-		return;
-	err = vault_rekey(v, pw ? json_string_value(pw) : NULL, pw ? json_string_length(pw) : 0,
-			  has_t ? &t : NULL, &who, &shares);
-	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err), NULL);
-		return;
-	}
-	out = json_pack("{s:b,s:o}", "success", 1, "policy", vault_policy_json(v));
-	if (out != NULL && shares != NULL)
-		json_object_set(out, "shares", shares);
-	json_decref(shares);
-	api_reply(resp, 200, out);
-}
-
-static void h_unlock_share(struct vault *v, const struct config *cfg, const struct api_req *req,
-			   struct api_resp *resp)
-{
-	const char *why = NULL;
-	int bad = 0, unlocked = 0;
-	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
-	json_t *share = json_object_get(req->body, "share"), *out = NULL;
-	unsigned retry = 0;
-	enum vault_err err;
-
-	(void)cfg;
-	if (bad || who.user_id == NULL) {
-		fail_field(resp, "userId", "Required: the holder's userId");
-		return;
-	}
-	if (!json_is_string(share) || json_string_length(share) == 0 ||
-	    json_string_length(share) > 1024) {
-		fail_field(resp, "share", "Required: the holder's share");
-		return;
-	}
-	err = vault_share_submit(v, json_string_value(share), json_string_length(share), &who, &out,
-				 &unlocked, &retry, &why);
-	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err), why);
-		resp->retry_after = retry;
-		return;
-	}
-	api_reply(resp, unlocked ? 200 : 202, out);
-}
-
-static void h_shares_get(struct vault *v, const struct config *cfg, const struct api_req *req,
-			 struct api_resp *resp)
-{
-	json_t *out = NULL;
-	enum vault_err err = vault_shares_progress(v, &out);
-
-	(void)cfg;
-	(void)req;
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
-}
-
-static void h_shares_cancel(struct vault *v, const struct config *cfg, const struct api_req *req,
-			    struct api_resp *resp)
-{
-	const char *why = NULL;
-	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
-	long long n = 0;
-	enum vault_err err;
-
-	(void)cfg;
-	if (bad) {
-		fail_field(resp, why, "Must be a non-empty string");
-		return;
-	}
-	err = vault_shares_cancel(v, &who, &n);
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200,
-			  json_pack("{s:b,s:I}", "success", 1, "cancelled", (json_int_t)n));
-}
-
-static void h_unlock(struct vault *v, const struct config *cfg, const struct api_req *req,
-		     struct api_resp *resp)
-{
-	json_t *pw = json_object_get(req->body, "password");
-	const char *why = NULL;
-	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
-	long long count = 0;
-	unsigned retry = 0;
-	struct vault_defer *d = NULL;
-	enum vault_err err;
-	int wait = 0;
-
-	if (bad) {
-		fail_field(resp, why, "Must be a non-empty string");
-		return;
-	}
-	if (!json_is_string(pw) || json_string_length(pw) == 0) {
-		fail_field(resp, "password", "Password is required");
-		return;
-	}
-	if (json_string_length(pw) > LIMIT_PASSWORD_MAX) {
-		fail_field(resp, "password",
-			   "Must be at most " LIMIT_STR(LIMIT_PASSWORD_MAX) " bytes");
-		return;
-	}
-	err = vault_unlock_prepare(v, json_string_value(pw), json_string_length(pw), &who, &retry,
-				   &wait, &d);
-	if (err == VAULT_OK && !wait) {
-		/* Parked until the unlock queue's thread has run it: no worker
-		 * waits for the derivation. */
-		resp->defer = d;
-		return;
-	}
-	if (err == VAULT_OK)
-		err = vault_unlock_wait(d, &count);
-	vault_defer_free(d);
-	if (err != VAULT_OK) {
-		api_fail(resp, api_vault_err(err),
-			 err == VAULT_BAD_LEGACY ? vault_migrate_why() : NULL);
-		resp->retry_after = retry;
-		return;
-	}
-	api_reply(resp, 200,
-		  json_pack("{s:b,s:I,s:I}", "success", 1, "expiresIn",
-			    (json_int_t)cfg->session_ttl, "secretCount", (json_int_t)count));
-}
-
 static void h_lock(struct vault *v, const struct config *cfg, const struct api_req *req,
 		   struct api_resp *resp)
 {
 	const char *why = NULL;
 	int bad = 0;
-	struct vault_actor who = {opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why), req->ip};
+	struct vault_actor who = {routes_opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why),
+				  req->ip};
 	enum vault_err err;
 
 	(void)cfg;
 	if (bad) {
-		fail_field(resp, why, "Must be a non-empty string");
+		routes_fail_field(resp, why, "Must be a non-empty string");
 		return;
 	}
 	err = vault_lock(v, &who);
@@ -375,15 +120,16 @@ static json_t *token_allowed(const struct api_req *req, struct api_resp *resp)
 		return json_pack("[s]", "*");
 	if (!json_is_array(allowed) || json_array_size(allowed) == 0 ||
 	    json_array_size(allowed) > LIMIT_ALLOWED_MAX) {
-		fail_field(resp, "allowedSecrets",
-			   "Must be an array of 1 to " LIMIT_STR(LIMIT_ALLOWED_MAX) " patterns");
+		routes_fail_field(
+		    resp, "allowedSecrets",
+		    "Must be an array of 1 to " LIMIT_STR(LIMIT_ALLOWED_MAX) " patterns");
 		return NULL;
 	}
 	json_array_foreach(allowed, i, e)
 	{
 		size_t n = json_string_length(e);
 		if (!json_is_string(e) || n == 0 || n > LIMIT_NAME_MAX) {
-			fail_field(
+			routes_fail_field(
 			    resp, "allowedSecrets",
 			    "Each entry must be a string of 1-" LIMIT_STR(LIMIT_NAME_MAX) " bytes");
 			return NULL;
@@ -403,14 +149,15 @@ static json_t *token_perms(const struct api_req *req, struct api_resp *resp)
 	if (perms == NULL || json_is_null(perms))
 		return json_pack("[s]", "read");
 	if (!json_is_array(perms) || json_array_size(perms) > LIMIT_PERMS_MAX) {
-		fail_field(resp, "permissions", "Must be an array of read, write, delete, admin");
+		routes_fail_field(resp, "permissions",
+				  "Must be an array of read, write, delete, admin");
 		return NULL;
 	}
 	json_array_foreach(perms, i, e)
 	{
 		if (!json_is_string(e) || token_perm(json_string_value(e)) == 0) {
-			fail_field(resp, "permissions",
-				   "Each entry must be read, write, delete or admin");
+			routes_fail_field(resp, "permissions",
+					  "Each entry must be read, write, delete or admin");
 			return NULL;
 		}
 	}
@@ -423,18 +170,18 @@ static void h_token_issue(struct vault *v, const struct config *cfg, const struc
 	json_t *ttl = json_object_get(req->body, "ttlSeconds"), *allowed, *perms, *out = NULL;
 	const char *why = "userId";
 	int bad = 0;
-	const char *user = opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why);
+	const char *user = routes_opt_str(req, "userId", LIMIT_NAME_MAX, &bad, &why);
 	struct vault_actor who = {NULL, req->ip};
 	long long ttl_s = LIMIT_TTL_DEFAULT;
 	enum vault_err err;
 
 	if (bad || user == NULL) {
-		fail_field(resp, "userId", "Required non-empty string");
+		routes_fail_field(resp, "userId", "Required non-empty string");
 		return;
 	}
 	/* The audit log writes "system" for the daemon's own actions. */
 	if (strcmp(user, "system") == 0) {
-		fail_field(resp, "userId", "\"system\" is reserved");
+		routes_fail_field(resp, "userId", "\"system\" is reserved");
 		return;
 	}
 	if ((allowed = token_allowed(req, resp)) == NULL)
@@ -544,10 +291,10 @@ static int revoke_fields(const struct api_req *req, struct api_resp *resp, const
 	const char *why = NULL;
 	int bad = 0;
 
-	*by = opt_str(req, "revokedBy", LIMIT_NAME_MAX, &bad, &why);
-	opt_str(req, "reason", 500, &bad, &why);
+	*by = routes_opt_str(req, "revokedBy", LIMIT_NAME_MAX, &bad, &why);
+	routes_opt_str(req, "reason", 500, &bad, &why);
 	if (bad) {
-		fail_field(resp, why, "Must be a non-empty string");
+		routes_fail_field(resp, why, "Must be a non-empty string");
 		return -1;
 	}
 	return 0;
@@ -716,7 +463,7 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 	enum vault_err err;
 
 	if (!json_is_string(value) || json_string_length(value) == 0) {
-		fail_field(resp, "value", "Value is required");
+		routes_fail_field(resp, "value", "Value is required");
 		return;
 	}
 	if (json_string_length(value) > cfg->max_value) {
@@ -726,7 +473,7 @@ static void h_secret_put(struct vault *v, const struct config *cfg, const struct
 	if (md != NULL && json_is_null(md))
 		md = NULL;
 	if (md != NULL && !json_is_object(md)) {
-		fail_field(resp, "metadata", "Must be an object");
+		routes_fail_field(resp, "metadata", "Must be an object");
 		return;
 	}
 	err = vault_secret_put(v, req->cap, req->param, req->param_len, value, md, req->ip, &out);

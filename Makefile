@@ -95,7 +95,7 @@ build/test/%_test: tests/unit/%_test.c tests/unit/*.h $(SOBJ) | build/test
 
 # Fuzz drivers. `make test` replays their corpora with a plain main()
 # (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
-FUZZ       := path token import record body jtext migrate share
+FUZZ       := path token import record body jtext migrate share clientaddr query
 RBIN       := $(FUZZ:%=build/replay/fuzz_%)
 FUZZ_SECONDS ?= 60
 FUZZ_CC    ?= clang

@@ -272,8 +272,9 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 	}
 	if (req->query_cursor != NULL) {
 		char *end;
+		errno = 0;
 		after = strtoll(req->query_cursor, &end, 10);
-		if (end == req->query_cursor || *end != '\0' || after < 0) {
+		if (errno != 0 || end == req->query_cursor || *end != '\0' || after < 0) {
 			api_fail(resp, API_BAD_BODY, "cursor: must be a previous answer's next");
 			return;
 		}

@@ -49,6 +49,14 @@ const char *routes_opt_str(const struct api_req *req, const char *key, size_t ma
 	return json_string_value(v);
 }
 
+void routes_answer(struct api_resp *resp, enum vault_err err, json_t *out)
+{
+	if (err != VAULT_OK)
+		api_fail(resp, api_vault_err(err), NULL);
+	else
+		api_reply(resp, 200, out);
+}
+
 void routes_fail_field(struct api_resp *resp, const char *field, const char *msg)
 {
 	char details[128];
@@ -281,10 +289,7 @@ static void h_token_list(struct vault *v, const struct config *cfg, const struct
 	}
 	err =
 	    vault_token_list(v, user, rev != NULL && strcmp(rev, "true") == 0, after, limit, &out);
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 static int revoke_fields(const struct api_req *req, struct api_resp *resp, const char **by)
@@ -374,10 +379,7 @@ static void h_audit(struct vault *v, const struct config *cfg, const struct api_
 		return;
 	}
 	err = vault_audit_list(v, req->param, req->param_len, after, limit, &out);
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 static void h_audit_verify(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -388,10 +390,7 @@ static void h_audit_verify(struct vault *v, const struct config *cfg, const stru
 
 	(void)cfg;
 	(void)req;
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 static void h_export(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -412,10 +411,7 @@ static void h_export(struct vault *v, const struct config *cfg, const struct api
 		}
 	}
 	err = vault_export(v, legacy, &who, &out);
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 static void h_import(struct vault *v, const struct config *cfg, const struct api_req *req,
@@ -506,10 +502,7 @@ static void h_secret_list(struct vault *v, const struct config *cfg, const struc
 	enum vault_err err = vault_secret_list(v, req->cap, req->ip, &out);
 
 	(void)cfg;
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 const struct route routes[] = {

@@ -14,6 +14,9 @@ struct config;
  * when present but not a NUL-free string of 1..max bytes. */
 const char *routes_opt_str(const struct api_req *req, const char *key, size_t max, int *bad,
 			   const char **why);
+/* Answers 200 with out (stolen), or the vault error err (out is then
+ * unset: vault functions fill it only on success). */
+void routes_answer(struct api_resp *resp, enum vault_err err, json_t *out);
 /* Fills resp with 400 "Invalid request body", details "field: msg". */
 void routes_fail_field(struct api_resp *resp, const char *field, const char *msg);
 

@@ -199,10 +199,7 @@ void h_shares_get(struct vault *v, const struct config *cfg, const struct api_re
 
 	(void)cfg;
 	(void)req;
-	if (err != VAULT_OK)
-		api_fail(resp, api_vault_err(err), NULL);
-	else
-		api_reply(resp, 200, out);
+	routes_answer(resp, err, out);
 }
 
 void h_shares_cancel(struct vault *v, const struct config *cfg, const struct api_req *req,

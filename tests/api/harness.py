@@ -251,3 +251,25 @@ def files_contain(directory, needle):
                 if needle in fh.read():
                     hits.append(p)
     return hits
+
+
+def memory_scan(pid, needles):
+    """Which needles occur anywhere in the process's readable memory."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            if hi - lo > 1 << 30:
+                continue
+            try:
+                mem.seek(lo)
+                chunk = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            for name, needle in needles.items():
+                if needle in chunk:
+                    found.add(name)
+    return found

@@ -256,7 +256,7 @@ def test_names_leave_memory_with_the_request():
     is unmapped at close. Release build; reading /proc/PID/mem of a
     non-dumpable process needs root."""
     import os
-    from test_memory import scan
+    from harness import memory_scan as scan
     if os.geteuid() != 0:
         print("skip: needs root to read /proc/PID/mem")
         return

@@ -17,7 +17,7 @@ import tempfile
 import time
 import base64
 
-from harness import PASSWORD, RELEASE_BINARY, Vault, expect, free_port, need_root
+from harness import PASSWORD, RELEASE_BINARY, Vault, expect, free_port, memory_scan, need_root
 from ocmt import argon2id, gcm_decrypt
 
 VALUE = "memory-marker-value-5e8d0c7b41a2"
@@ -38,28 +38,6 @@ def keys_of(data_dir):
     return dict(kek=kek, root=root, **sub)
 
 
-def scan(pid, needles):
-    """Which needles occur anywhere in the process's readable memory."""
-    found = set()
-    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            parts = line.split()
-            lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
-                continue
-            if hi - lo > 1 << 30:
-                continue
-            try:
-                mem.seek(lo)
-                chunk = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
-                continue
-            for name, needle in needles.items():
-                if needle in chunk:
-                    found.add(name)
-    return found
-
-
 def _session_then(end):
     need_root("reads /proc/PID/mem of a non-dumpable process")
     with Vault(binary=RELEASE_BINARY, SESSION_TTL_SECONDS=3) as v:
@@ -72,11 +50,11 @@ def _session_then(end):
         needles = {k: x for k, x in keys_of(v.data_dir).items()}
         needles["value"] = VALUE.encode()
         pid = v.proc.pid
-        live = scan(pid, needles)
+        live = memory_scan(pid, needles)
         # The scan works: while the session is open the keys are there.
         assert {"kek", "root", "groupvault data key"} <= live, live
         end(v)
-        left = scan(pid, needles)
+        left = memory_scan(pid, needles)
         assert not left, "still in memory after the session ended: %s" % sorted(left)
 
 

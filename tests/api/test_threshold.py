@@ -9,7 +9,7 @@ import os
 import sqlite3
 import time
 
-from harness import PASSWORD, RELEASE_BINARY, Vault, expect, need_root
+from harness import PASSWORD, RELEASE_BINARY, Vault, expect, memory_scan, need_root
 
 HOLDERS = ["alice", "bob", "carol", "dave", "erin"]
 
@@ -218,27 +218,6 @@ def test_password_vault_has_no_share_path():
         expect(submit(v, "a", "gvs1-" + "0" * 93), 400, "Vault has no threshold policy")
 
 
-def scan(pid, needles):
-    found = set()
-    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            parts = line.split()
-            lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
-                continue
-            if hi - lo > 1 << 30:
-                continue
-            try:
-                mem.seek(lo)
-                chunk = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
-                continue
-            for name, needle in needles.items():
-                if needle in chunk:
-                    found.add(name)
-    return found
-
-
 def test_memory_after_lock_holds_no_share():
     need_root("reads /proc/PID/mem of a non-dumpable process")
     with Vault(binary=RELEASE_BINARY) as v:
@@ -248,12 +227,12 @@ def test_memory_after_lock_holds_no_share():
             needles[u + "-text"] = s.encode()
             needles[u + "-y"] = bytes.fromhex(s.split("-")[3])
         expect(submit(v, "alice", shares["alice"]), 202)
-        live = scan(v.proc.pid, needles)
+        live = memory_scan(v.proc.pid, needles)
         # the scan works: alice's share is held (as bytes) while pending
         assert "alice-y" in live, live
         expect(submit(v, "bob", shares["bob"]), 200)
         expect(v.mgmt("POST", "/lock"), 200)
-        left = scan(v.proc.pid, needles)
+        left = memory_scan(v.proc.pid, needles)
         assert not left, "still in memory after unlock and lock: %s" % sorted(left)
 
 

@@ -1,5 +1,5 @@
 # groupvault: plain make + pkg-config over Debian's packages.
-#   make        build build/groupvaultd
+#   make        build build/groupvaultd, build/groupvault-agent, build/groupvault
 #   make run    build and run with an embedded default (data in ./data)
 #   make test   unit + black-box tests under ASan/UBSan
 #   make tsan   the black-box suite against a ThreadSanitizer build
@@ -57,6 +57,17 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c))
+# The agent (src/agent/) and the CLI (src/cli/) are their own rooms; they
+# link the daemon's small shared modules (COMMON) and libcurl, nothing else.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl)
+CURL_LIBS   := $(shell pkg-config --libs libcurl)
+COMMON   := util log crypto jalloc
+AGENT_SRC := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
+CLI_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+AGENT_OBJ := $(AGENT_SRC:src/%.c=build/obj/%.o) $(COMMON:%=build/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:src/%.c=build/obj/%.o) $(COMMON:%=build/obj/%.o)
+AGENT_SOBJ := $(AGENT_SRC:src/%.c=build/sobj/%.o)
+CLI_SOBJ := $(CLI_SRC:src/%.c=build/sobj/%.o)
 OBJ      := $(SRC:src/%.c=build/obj/%.o)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSRC     := $(wildcard tests/unit/*_test.c)
@@ -67,11 +78,46 @@ TOBJ     := $(SRC:src/%.c=build/tobj/%.o)
 
 .PHONY: all run test clean routes fuzz fuzz-build valgrind bench tsan
 
-all: build/groupvaultd
+BINS     := build/groupvaultd $(if $(wildcard src/agent/main.c),build/groupvault-agent) \
+            $(if $(wildcard src/cli/main.c),build/groupvault)
+all: $(BINS)
 
 build/obj/%.o: src/%.c src/*.h | build/obj
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# Agent and CLI objects: their own headers plus the shared ones in src/.
+build/obj/agent/%.o: src/agent/%.c src/agent/*.h src/*.h
+	@mkdir -p $(@D); echo "  CC      $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc -c -o $@ $<
+
+build/obj/cli/%.o: src/cli/%.c src/cli/*.h src/*.h
+	@mkdir -p $(@D); echo "  CC      $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) -Isrc -c -o $@ $<
+
+build/sobj/agent/%.o: src/agent/%.c src/agent/*.h src/*.h
+	@mkdir -p $(@D); echo "  CC san  $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) $(SAN) -O1 -Isrc -c -o $@ $<
+
+build/sobj/cli/%.o: src/cli/%.c src/cli/*.h src/*.h
+	@mkdir -p $(@D); echo "  CC san  $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) $(SAN) -O1 -Isrc -c -o $@ $<
+
+build/groupvault-agent: $(AGENT_OBJ) build/obj/agent/main.o
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+
+build/groupvault: $(CLI_OBJ) build/obj/cli/main.o
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+
+build/san/groupvault-agent: $(AGENT_SOBJ) $(COMMON:%=build/sobj/%.o) build/sobj/agent/main.o | build/san
+	@echo "  LD san  $@"
+	@$(CC) $(LDFLAGS) $(SAN) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+
+build/san/groupvault: $(CLI_SOBJ) $(COMMON:%=build/sobj/%.o) build/sobj/cli/main.o | build/san
+	@echo "  LD san  $@"
+	@$(CC) $(LDFLAGS) $(SAN) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 build/groupvaultd: $(OBJ) build/obj/main.o
 	@echo "  LD      $@"
@@ -92,6 +138,15 @@ build/test/crypto_test: TEST_LDFLAGS := -Wl,--wrap=free
 build/test/%_test: tests/unit/%_test.c tests/unit/*.h $(SOBJ) | build/test
 	@echo "  CC test $@"
 	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< $(SOBJ) $(TEST_LDFLAGS) $(LDLIBS) -lcmocka
+
+# agent_*_test and cli_*_test also link their room (shorter stem wins).
+build/test/agent_%_test: tests/unit/agent_%_test.c tests/unit/*.h $(SOBJ) $(AGENT_SOBJ) | build/test
+	@echo "  CC test $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) $(SAN) -O1 -Isrc -Isrc/agent -o $@ $< $(SOBJ) $(AGENT_SOBJ) $(CURL_LIBS) $(LDLIBS) -lcmocka
+
+build/test/cli_%_test: tests/unit/cli_%_test.c tests/unit/*.h $(SOBJ) $(CLI_SOBJ) | build/test
+	@echo "  CC test $@"
+	@$(CC) $(CFLAGS) $(CURL_CFLAGS) $(SAN) -O1 -Isrc -Isrc/cli -o $@ $< $(SOBJ) $(CLI_SOBJ) $(CURL_LIBS) $(LDLIBS) -lcmocka
 
 # Fuzz drivers. `make test` replays their corpora with a plain main()
 # (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
@@ -135,7 +190,7 @@ build/obj build/sobj build/san build/test build/replay build/fuzz/obj:
 run: all
 	@scripts/run.sh
 
-test: $(TBIN) $(RBIN) build/san/groupvaultd build/groupvaultd
+test: $(TBIN) $(RBIN) build/san/groupvaultd $(BINS) $(subst build/,build/san/,$(filter-out build/groupvaultd,$(BINS)))
 	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)
 
 # The black-box suite against an unsanitized build (with the fault hook)

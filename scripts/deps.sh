@@ -3,7 +3,7 @@
 # installed. As root it runs apt-get; otherwise it prints the one command to run.
 # Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev"
+build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev python3 curl"
 fuzz_pkgs="clang"
 case "${1:-build}" in

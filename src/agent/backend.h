@@ -51,6 +51,9 @@ struct backend_ops {
 	int (*status)(struct backend *b, const char *id, struct backend_status *st);
 	/* The last tail lines of its output, malloc'd in *out (caller frees). */
 	int (*logs)(struct backend *b, const char *id, unsigned tail, char **out, size_t *len);
+	/* Optional (NULL when the engine remembers by itself, as docker does): at
+	 * agent start, take back a vault created by an earlier agent run. */
+	int (*adopt)(struct backend *b, const char *id, const struct backend_spec *s);
 	void (*destroy)(struct backend *b);
 };
 

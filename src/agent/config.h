@@ -15,6 +15,7 @@ struct agent_config {
 	char auth_token[AGENT_TOKEN_MAX + 1]; /* AGENT_AUTH_TOKEN (required) */
 	unsigned port;                        /* AGENT_PORT (18780) */
 	char bind_address[64];                /* AGENT_BIND_ADDRESS (127.0.0.1) */
+	char vault_bind_address[64];          /* VAULT_BIND_ADDRESS (127.0.0.1), process backend */
 	char data_dir[PATH_MAX];              /* AGENT_DATA_DIR (./agent-data), absolute */
 	enum agent_backend_kind backend;      /* AGENT_BACKEND (process) */
 	char vault_bin[PATH_MAX];             /* VAULT_BIN (groupvaultd beside the agent) */

@@ -76,6 +76,8 @@ static int absolute(const char *name, const char *v, char *dst, size_t cap, char
 
 	if (v[0] == '/')
 		return copy(name, dst, cap, v, err, errlen);
+	while (v[0] == '.' && v[1] == '/')
+		v += 2;
 	if (getcwd(cwd, sizeof(cwd)) == NULL) {
 		snprintf(err, errlen, "%s: cannot read the working directory", name);
 		return -1;

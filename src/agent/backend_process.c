@@ -81,7 +81,8 @@ static void wake(struct pb *pb)
 		log_warn("process backend: eventfd: %s", strerror(errno));
 }
 
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
+/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; 0 if
+ * there is no such process or it has ended (a zombie). */
 static unsigned long long start_time(pid_t pid)
 {
 	char path[64], buf[1024];
@@ -100,8 +101,8 @@ static unsigned long long start_time(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	s = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (s == NULL)
-		return 0;
+	if (s == NULL || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X')
+		return 0; /* a zombie has ended: not a process to adopt */
 	/* each step lands on the space before field 3, 4, ..., 22 */
 	for (int field = 3; field <= 22 && s != NULL; field++)
 		s = strchr(s + 1, ' ');
@@ -172,7 +173,8 @@ static void child(const struct pb *pb, const struct proc *p, int logfd, int null
 	syscall(SYS_close_range, 3u, ~0u, 0u);
 	limit(RLIMIT_CORE, 0); /* a core file would hold keys */
 	limit(RLIMIT_NOFILE, 4096);
-	limit(RLIMIT_DATA, (rlim_t)pb->cfg.memory_mb << 20);
+	if (pb->cfg.memory_mb != 0) /* 0 for sanitizer builds, whose shadow memory counts */
+		limit(RLIMIT_DATA, (rlim_t)pb->cfg.memory_mb << 20);
 	execve(pb->cfg.vault_bin, argv, p->envp);
 	_exit(127);
 }

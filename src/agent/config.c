@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "agent_vars.h"
+#include "vault_env.h"
+
+extern char **environ;
 
 const struct agent_var agent_vars[] = {
     {"AGENT_AUTH_TOKEN", "(required)", "x-auth-token callers must send (16 to 256 chars)"},
@@ -21,7 +24,7 @@ const struct agent_var agent_vars[] = {
     {"VAULT_BIND_ADDRESS", "127.0.0.1", "address process-backend vaults listen on"},
     {"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine API socket (docker backend)"},
     {"VAULT_IMAGE", "groupvault:local", "image the docker backend runs"},
-    {"VAULT_MEMORY_MB", "256", "memory limit per vault (container limit; RLIMIT_DATA for process)"},
+    {"VAULT_MEMORY_MB", "256", "memory limit per vault in MiB (container limit; RLIMIT_DATA for process; 0: none)"},
     {"VAULT_HEALTH_TIMEOUT_SECONDS", "20", "provision waits this long for the vault's /health"},
     {"QUIET", "0", "1: no info logs"},
     {NULL, NULL, NULL},
@@ -166,6 +169,27 @@ static int docker_host(struct agent_config *cfg, char *err, size_t errlen)
 	return copy("DOCKER_HOST", cfg->docker_host, sizeof(cfg->docker_host), v + 7, err, errlen);
 }
 
+/* Every VAULT_ENV_<NAME> must name a variable the agent does not set itself. */
+static int vault_env_names(char *err, size_t errlen)
+{
+	static const char pre[] = "VAULT_ENV_";
+
+	for (char **e = environ; *e != NULL; e++) {
+		const char *eq = strchr(*e, '='), *name = *e + sizeof(pre) - 1;
+
+		if (strncmp(*e, pre, sizeof(pre) - 1) != 0 || eq == NULL)
+			continue;
+		if (!vault_env_allowed(name, (size_t)(eq - name))) {
+			snprintf(err, errlen,
+				 "%.*s: the agent sets that variable itself (or the name is not "
+				 "[A-Z0-9_]+)",
+				 (int)(eq - *e), *e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int agent_config_load(struct agent_config *cfg, char *err, size_t errlen)
 {
 	const char *tok = getenv("AGENT_AUTH_TOKEN");
@@ -190,11 +214,21 @@ int agent_config_load(struct agent_config *cfg, char *err, size_t errlen)
 	    port_range(cfg, err, errlen) != 0 || docker_host(cfg, err, errlen) != 0 ||
 	    copy("VAULT_IMAGE", cfg->vault_image, sizeof(cfg->vault_image), var("VAULT_IMAGE"), err,
 		 errlen) != 0 ||
-	    parse_uint("VAULT_MEMORY_MB", var("VAULT_MEMORY_MB"), 32, 65536, &cfg->memory_mb, err,
+	    parse_uint("VAULT_MEMORY_MB", var("VAULT_MEMORY_MB"), 0, 65536, &cfg->memory_mb, err,
 		       errlen) != 0 ||
 	    parse_uint("VAULT_HEALTH_TIMEOUT_SECONDS", var("VAULT_HEALTH_TIMEOUT_SECONDS"), 1, 600,
 		       &cfg->health_timeout_s, err, errlen) != 0)
 		return -1;
+	if (cfg->memory_mb != 0 && cfg->memory_mb < 32) {
+		snprintf(err, errlen, "VAULT_MEMORY_MB must be 0 (no limit) or from 32 to 65536");
+		return -1;
+	}
+	if (vault_env_names(err, errlen) != 0)
+		return -1;
+	if (cfg->backend == AGENT_BACKEND_PROCESS && access(cfg->vault_bin, X_OK) != 0) {
+		snprintf(err, errlen, "VAULT_BIN %s is not an executable file", cfg->vault_bin);
+		return -1;
+	}
 	if (cfg->port >= cfg->port_lo && cfg->port <= cfg->port_hi) {
 		snprintf(err, errlen, "AGENT_PORT must lie outside VAULT_PORT_RANGE");
 		return -1;

@@ -142,6 +142,25 @@ static int healthy(const struct fleet *f, unsigned port)
 	return code == 200;
 }
 
+/* "the vault <detail> before it was healthy: <its last log line>" */
+static void last_words(struct fleet *f, const struct reg_vault *v, const char *detail, char *why,
+		       size_t cap)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int n = snprintf(why, cap, "the vault %s before it was healthy", detail);
+
+	if (n < 0 || (size_t)n >= cap ||
+	    f->b->ops->logs(f->b, v->backend_id, 1, &text, &len) != 0 || len == 0) {
+		free(text);
+		return;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	snprintf(why + n, cap - (size_t)n, ": %.*s", (int)len, text);
+	free(text);
+}
+
 /* Waits for the vault's /health; on failure says why in why. 0 healthy. */
 static int await_health(struct fleet *f, const struct reg_vault *v, char *why, size_t cap)
 {
@@ -155,7 +174,7 @@ static int await_health(struct fleet *f, const struct reg_vault *v, char *why, s
 			return 0;
 		if (f->b->ops->status(f->b, v->backend_id, &st) == 0 &&
 		    st.state != BACKEND_RUNNING && st.detail[0] != '\0') {
-			snprintf(why, cap, "the vault %s before it was healthy", st.detail);
+			last_words(f, v, st.detail, why, cap);
 			return -1;
 		}
 		if (util_mono_ms() >= until) {

@@ -9,12 +9,13 @@
 # packages are installed, so `make -j2` on a fresh machine cannot race them.
 ifeq ($(GV_INNER),)
 
-ENTRY := all run routes test fuzz fuzz-build valgrind bench tsan
+ENTRY := all run run-agent routes test fuzz fuzz-build valgrind bench bench-fleet tsan
 .PHONY: $(ENTRY) clean FORCE
 .DEFAULT_GOAL := all
 
 # Which deps.sh set each entry point needs.
 deps_for = $(or $(if $(filter test tsan valgrind bench fuzz,$(1)),$(1)), \
+	$(if $(filter bench-fleet run-agent,$(1)),build), \
 	$(if $(filter fuzz-build build/fuzz/%,$(1)),fuzz), \
 	$(if $(filter build/tsan/% build/tobj/%,$(1)),tsan), \
 	$(if $(filter build/test/% build/replay/% build/san/% build/sobj/%,$(1)),test), \
@@ -76,7 +77,7 @@ SOBJ     := $(SRC:src/%.c=build/sobj/%.o)
 VOBJ     := $(SRC:src/%.c=build/vobj/%.o)
 TOBJ     := $(SRC:src/%.c=build/tobj/%.o)
 
-.PHONY: all run test clean routes fuzz fuzz-build valgrind bench tsan
+.PHONY: all run run-agent test clean routes fuzz fuzz-build valgrind bench bench-fleet tsan
 
 BINS     := build/groupvaultd $(if $(wildcard src/agent/main.c),build/groupvault-agent) \
             $(if $(wildcard src/cli/main.c),build/groupvault)
@@ -189,6 +190,13 @@ build/obj build/sobj build/san build/test build/replay build/fuzz/obj:
 
 run: all
 	@scripts/run.sh
+
+run-agent: all
+	@scripts/run-agent.sh
+
+# 1,000 vaults through the agent's process backend (FLEET_N to change).
+bench-fleet: all
+	@python3 bench/fleet.py
 
 test: $(TBIN) $(RBIN) build/san/groupvaultd $(BINS) $(subst build/,build/san/,$(filter-out build/groupvaultd,$(BINS)))
 	@REPLAY="$(RBIN)" tests/run.sh $(TBIN)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,18 @@ static struct backend *open_backend(const struct agent_config *cfg, char *err, s
 		return NULL;
 	}
 	return backend_docker_new(cfg, err, errlen);
+}
+
+/* One pidfd per supervised vault: take the whole hard limit (children get
+ * their own from the backend). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int make_dir(const char *path)
@@ -128,6 +141,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	/* Every thread inherits the blocked set; only sigwait sees these. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);

@@ -101,6 +101,8 @@ def main():
     port = free_port()
     env = dict(os.environ, AGENT_AUTH_TOKEN=TOKEN, AGENT_PORT=str(port), AGENT_DATA_DIR=data,
                QUIET="1", VAULT_ENV_QUIET="1")
+    # Room for N vaults even when a few ports in the range are taken by others.
+    env.setdefault("VAULT_PORT_RANGE", "18800-%d" % (18800 + N + 199))
     log = open(os.path.join(data, "agent.log"), "ab")
     agent = None
     try:

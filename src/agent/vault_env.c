@@ -15,7 +15,7 @@ static const char *const fixed[] = {"PORT", "GROUP_ID", "AUTH_TOKEN", "DATA_DIR"
 
 int vault_env_allowed(const char *name, size_t len)
 {
-	if (len == 0)
+	if (len == 0 || (len >= 3 && memcmp(name, "LD_", 3) == 0))
 		return 0;
 	for (size_t i = 0; i < len; i++)
 		if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||

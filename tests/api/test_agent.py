@@ -343,3 +343,18 @@ def test_settings_are_checked_with_one_clear_line():
                  "AGENT_BACKEND", "VAULT_BIN", "VAULT_PORT_RANGE", "DOCKER_HOST", "VAULT_IMAGE",
                  "VAULT_MEMORY_MB"):
         assert name.encode() in h.stdout, name
+
+
+def test_readme_table_lists_every_setting_of_help():
+    import re
+    import subprocess
+    from agent_harness import AGENT
+    from harness import ROOT
+    out = subprocess.run([AGENT, "--help"], capture_output=True, text=True, timeout=30).stdout
+    helped = set(re.findall(r"^  ([A-Z_<>]+)\s", out, re.M))
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    section = readme.split("## One vault per group: groupvault-agent", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_<>]+)` \|", section, re.M))
+    assert len(helped) >= 12, helped
+    assert helped == documented, (helped ^ documented)

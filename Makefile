@@ -151,7 +151,7 @@ build/test/cli_%_test: tests/unit/cli_%_test.c tests/unit/*.h $(SOBJ) $(CLI_SOBJ
 
 # Fuzz drivers. `make test` replays their corpora with a plain main()
 # (gcc + ASan/UBSan); `make fuzz` runs them under clang's libFuzzer.
-FUZZ       := path token import record body jtext migrate share clientaddr query
+FUZZ       := path token import record body jtext migrate share clientaddr query agent
 RBIN       := $(FUZZ:%=build/replay/fuzz_%)
 FUZZ_SECONDS ?= 60
 FUZZ_CC    ?= clang
@@ -161,6 +161,22 @@ FOBJ       := $(SRC:src/%.c=build/fuzz/obj/%.o)
 build/replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(SOBJ) | build/replay
 	@echo "  CC fuzz $@"
 	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< fuzz/replay.c $(SOBJ) $(LDLIBS)
+
+# fuzz_agent also links the agent's room.
+build/replay/fuzz_agent: fuzz/fuzz_agent.c fuzz/replay.c $(SOBJ) $(AGENT_SOBJ) | build/replay
+	@echo "  CC fuzz $@"
+	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< fuzz/replay.c $(SOBJ) $(AGENT_SOBJ) $(CURL_LIBS) $(LDLIBS)
+
+FAOBJ      := $(AGENT_SRC:src/%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/agent/%.o: src/agent/%.c src/agent/*.h src/*.h
+	@mkdir -p $(@D); echo "  CC fuzz $@"
+	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(CURL_CFLAGS) $(FSAN) -fsanitize=fuzzer-no-link -Isrc -c -o $@ $<
+
+build/fuzz/fuzz_agent: fuzz/fuzz_agent.c $(FOBJ) $(FAOBJ)
+	@echo "  LD fuzz $@"
+	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer -Isrc -o $@ $< \
+		$(FOBJ) $(FAOBJ) $(CURL_LIBS) $(LDLIBS)
 
 build/fuzz/obj/%.o: src/%.c src/*.h | build/fuzz/obj
 	@echo "  CC fuzz $@"
@@ -173,7 +189,7 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FOBJ)
 		$(FOBJ) $(LDLIBS)
 
 # Keep the object files that only pattern rules name.
-.SECONDARY: $(FOBJ) $(SOBJ) $(VOBJ) $(TOBJ)
+.SECONDARY: $(FOBJ) $(FAOBJ) $(SOBJ) $(AGENT_SOBJ) $(VOBJ) $(TOBJ)
 
 fuzz-build: $(FUZZ:%=build/fuzz/fuzz_%)
 

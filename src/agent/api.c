@@ -12,11 +12,9 @@
 #include "crypto.h"
 #include "jalloc.h"
 #include "log.h"
+#include "request.h"
 
 #define BODY_MAX 16384
-#define PREFIX "/api/group-vaults"
-#define TAIL_DEFAULT 100
-#define TAIL_MAX 10000
 
 struct agent_api {
 	struct MHD_Daemon *d;
@@ -73,160 +71,96 @@ static int authorised(struct agent_api *a, struct MHD_Connection *c)
 	return t != NULL && crypto_equal_str(t, strlen(t), a->token, a->token_len);
 }
 
-/* A JSON string member or NULL; *bad set when present but not a string. */
-static const char *member(json_t *o, const char *k, int *bad)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v)) {
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
 static enum MHD_Result provision(struct agent_api *a, struct MHD_Connection *c,
 				 const struct req *r)
 {
-	json_error_t jerr;
-	json_t *body = r->len > 0 ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr)
-				  : json_object();
-	const char *gid, *slug, *tok;
-	int bad = 0, status = 200;
+	struct provision_req *p = crypto_wipe_malloc(sizeof(*p));
+	const char *error, *details;
+	int status = 400;
 	json_t *out;
 
-	if (body == NULL || !json_is_object(body)) {
-		json_decref(body);
-		return send_error(c, 400, "Invalid JSON body");
+	if (p == NULL)
+		return send_error(c, 500, "Out of memory");
+	if (agent_provision_parse(r->body, r->len, p, &error, &details) != 0) {
+		out = json_pack("{s:s}", "error", error);
+		if (details != NULL)
+			json_object_set_new(out, "details", json_string(details));
+	} else {
+		out = fleet_provision(a->f, p->group_id, p->slug, p->auth_token, &status);
 	}
-	gid = member(body, "groupId", &bad);
-	tok = member(body, "authToken", &bad);
-	/* The management server sends orgSlug where the original agent read groupSlug. */
-	slug = member(body, "groupSlug", &bad);
-	if (slug == NULL)
-		slug = member(body, "orgSlug", &bad);
-	if (gid == NULL || gid[0] == '\0')
-		out = (status = 400, json_pack("{s:s}", "error", "groupId required"));
-	else if (tok == NULL || tok[0] == '\0')
-		out = (status = 400, json_pack("{s:s}", "error", "authToken required"));
-	else if (bad)
-		out = (status = 400, json_pack("{s:s}", "error", "groupId, groupSlug, orgSlug and "
-								"authToken must be strings"));
-	else if (!fleet_valid_group_id(gid))
-		out = (status = 400, json_pack("{s:s, s:s}", "error", "Invalid groupId", "details",
-					       "1 to 64 of A-Z a-z 0-9 _ . -, not starting with '.'"));
-	else if (strlen(tok) < 16 || strlen(tok) > AGENT_TOKEN_MAX)
-		out = (status = 400, json_pack("{s:s}", "error",
-					       "authToken must be 16 to 256 characters"));
-	else if (slug != NULL && strlen(slug) > REG_SLUG_MAX)
-		out = (status = 400, json_pack("{s:s}", "error", "groupSlug is too long"));
-	else
-		out = fleet_provision(a->f, gid, slug != NULL ? slug : "", tok, &status);
-	json_decref(body);
+	crypto_wipe(p, sizeof(*p));
+	crypto_wipe_free(p);
 	return send_json(c, status, out);
 }
 
-static unsigned tail_of(struct MHD_Connection *c, int *bad)
+static enum MHD_Result metrics(struct agent_api *a, struct MHD_Connection *c)
 {
-	const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tail");
-	char *end;
-	unsigned long n;
+	char *m = fleet_metrics(a->f);
+	enum MHD_Result rc;
 
-	if (t == NULL)
-		return TAIL_DEFAULT;
-	n = strtoul(t, &end, 10);
-	if (*t < '0' || *t > '9' || *end != '\0' || n == 0 || n > TAIL_MAX)
-		*bad = 1;
-	return (unsigned)n;
-}
-
-/* /api/group-vaults/<id>[/<verb>] */
-static enum MHD_Result group_route(struct agent_api *a, struct MHD_Connection *c,
-				   const char *method, const char *rest)
-{
-	char gid[REG_ID_MAX + 2];
-	const char *slash = strchr(rest, '/'), *verb = slash != NULL ? slash + 1 : "";
-	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-	int status = 200, bad = 0, get = strcmp(method, "GET") == 0,
-	    post = strcmp(method, "POST") == 0;
-	json_t *out = NULL;
-
-	if (n == 0 || n > REG_ID_MAX || strchr(verb, '/') != NULL)
-		return send_error(c, 404, "Not found");
-	memcpy(gid, rest, n);
-	gid[n] = '\0';
-	if (!fleet_valid_group_id(gid))
-		return send_error(c, 400, "Invalid groupId");
-	if (verb[0] == '\0' && get)
-		out = fleet_status(a->f, gid, &status);
-	else if (verb[0] == '\0' && strcmp(method, "DELETE") == 0)
-		out = fleet_remove(a->f, gid, &status);
-	else if (strcmp(verb, "status") == 0 && get)
-		out = fleet_status(a->f, gid, &status);
-	else if (strcmp(verb, "restart") == 0 && post)
-		out = fleet_restart(a->f, gid, &status);
-	else if (strcmp(verb, "stop") == 0 && post)
-		out = fleet_stop(a->f, gid, &status);
-	else if (strcmp(verb, "start") == 0 && post)
-		out = fleet_start(a->f, gid, &status);
-	else if (strcmp(verb, "logs") == 0 && get) {
-		unsigned tail = tail_of(c, &bad);
-
-		if (bad)
-			return send_error(c, 400, "tail must be an integer from 1 to 10000");
-		out = fleet_logs(a->f, gid, tail, &status);
-	} else if (verb[0] == '\0' || strcmp(verb, "status") == 0 || strcmp(verb, "restart") == 0 ||
-		   strcmp(verb, "stop") == 0 || strcmp(verb, "start") == 0 ||
-		   strcmp(verb, "logs") == 0)
-		return send_error(c, 405, "Method not allowed");
-	else
-		return send_error(c, 404, "Not found");
-	return send_json(c, status, out);
+	if (m == NULL)
+		return send_error(c, 500, "Cannot read the registry");
+	rc = send_text(c, 200, m, strlen(m), "text/plain; version=0.0.4; charset=utf-8");
+	free(m);
+	return rc;
 }
 
 static enum MHD_Result route(struct agent_api *a, struct MHD_Connection *c, const char *url,
 			     const char *method, const struct req *r)
 {
+	char gid[REG_ID_MAX + 1];
+	enum agent_route which = agent_route_of(method, url, gid);
 	int status = 200;
+	json_t *out;
 
-	if (strcmp(url, "/health") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return send_error(c, 405, "Method not allowed");
+	if (which == AR_HEALTH)
 		return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
-	}
 	if (!authorised(a, c))
 		return send_error(c, 401, "Unauthorized");
 	if (r->too_big)
 		return send_error(c, 413, "Request body too large");
-	if (strcmp(url, "/metrics") == 0) {
-		char *m = strcmp(method, "GET") == 0 ? fleet_metrics(a->f) : NULL;
-		enum MHD_Result rc;
-
-		if (strcmp(method, "GET") != 0)
-			return send_error(c, 405, "Method not allowed");
-		if (m == NULL)
-			return send_error(c, 500, "Cannot read the registry");
-		rc = send_text(c, 200, m, strlen(m), "text/plain; version=0.0.4; charset=utf-8");
-		free(m);
-		return rc;
-	}
-	if (strcmp(url, PREFIX) == 0 || strcmp(url, PREFIX "/") == 0) {
-		if (strcmp(method, "GET") != 0)
-			return send_error(c, 405, "Method not allowed");
-		json_t *out = fleet_list(a->f, &status);
-
-		return send_json(c, status, out);
-	}
-	if (strcmp(url, PREFIX "/provision") == 0) {
-		if (strcmp(method, "POST") != 0)
-			return send_error(c, 405, "Method not allowed");
+	switch (which) {
+	case AR_METRICS:
+		return metrics(a, c);
+	case AR_PROVISION:
 		return provision(a, c, r);
+	case AR_LIST:
+		out = fleet_list(a->f, &status);
+		break;
+	case AR_STATUS:
+		out = fleet_status(a->f, gid, &status);
+		break;
+	case AR_REMOVE:
+		out = fleet_remove(a->f, gid, &status);
+		break;
+	case AR_STOP:
+		out = fleet_stop(a->f, gid, &status);
+		break;
+	case AR_START:
+		out = fleet_start(a->f, gid, &status);
+		break;
+	case AR_RESTART:
+		out = fleet_restart(a->f, gid, &status);
+		break;
+	case AR_LOGS: {
+		unsigned tail = agent_tail_parse(
+		    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tail"));
+
+		if (tail == 0)
+			return send_error(c, 400, "tail must be an integer from 1 to 10000");
+		out = fleet_logs(a->f, gid, tail, &status);
+		break;
 	}
-	if (strncmp(url, PREFIX "/", sizeof(PREFIX)) == 0)
-		return group_route(a, c, method, url + sizeof(PREFIX));
-	return send_error(c, 404, "Not found");
+	case AR_BAD_METHOD:
+		return send_error(c, 405, "Method not allowed");
+	case AR_BAD_GROUP:
+		return send_error(c, 400, "Invalid groupId");
+	case AR_HEALTH:
+	case AR_NOT_FOUND:
+	default:
+		return send_error(c, 404, "Not found");
+	}
+	return send_json(c, status, out);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,

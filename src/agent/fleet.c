@@ -34,19 +34,6 @@ struct fleet {
 	unsigned long provisions, provision_failures, restarts_by_api;
 };
 
-int fleet_valid_group_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > REG_ID_MAX || s[0] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
 static json_t *fail(int *status, int code, const char *msg, const char *details)
 {
 	json_t *j = json_pack("{s:s}", "error", msg);

@@ -30,7 +30,4 @@ json_t *fleet_logs(struct fleet *f, const char *group_id, unsigned tail, int *st
 /* Prometheus text exposition of the fleet; malloc'd, caller frees. */
 char *fleet_metrics(struct fleet *f);
 
-/* [A-Za-z0-9_.-]{1,64}, not "." or "..", not starting with '.' */
-int fleet_valid_group_id(const char *s);
-
 #endif

@@ -26,8 +26,8 @@ static void cmd_on_signal(int sig)
 static void cmd_audit_head(const struct cli *c)
 {
 	if (!c->json)
-		printf("%-6s  %-24s  %-24s  %-16s  %-4s  %s\n", "SEQ", "TIME", "ACTION", "USER",
-		       "OK", "DETAIL");
+		printf("%-6s  %-24s  %-24s  %-16s  %-4s%s\n", "SEQ", "TIME", "ACTION", "USER",
+		       "OK", "  DETAIL");
 }
 
 /* One entry: a line of the table, or compact JSON with --json. */
@@ -37,6 +37,8 @@ static void cmd_audit_entry(const struct cli *c, const json_t *e)
 	const char *ts = json_string_value(json_object_get(e, "timestamp"));
 	const char *act = json_string_value(json_object_get(e, "action"));
 	const char *user = json_string_value(json_object_get(e, "userId"));
+	const char *ok = json_is_false(json_object_get(e, "success")) ? "no" : "yes";
+	int pad = 1;
 
 	if (c->json) {
 		size_t n = 0;
@@ -56,13 +58,14 @@ static void cmd_audit_entry(const struct cli *c, const json_t *e)
 	out_put(act ? act : "?", stdout);
 	printf("%*s  ", act && strlen(act) < 24 ? (int)(24 - strlen(act)) : 0, "");
 	out_put(user ? user : "?", stdout);
-	printf("%*s  %-4s", user && strlen(user) < 16 ? (int)(16 - strlen(user)) : 0, "",
-	       json_is_false(json_object_get(e, "success")) ? "no" : "yes");
+	printf("%*s  %s", user && strlen(user) < 16 ? (int)(16 - strlen(user)) : 0, "", ok);
 	for (size_t i = 0; i < sizeof(detail) / sizeof(detail[0]); i++) {
 		const char *d = json_string_value(json_object_get(e, detail[i]));
 
 		if (d != NULL) {
-			fputs("  ", stdout);
+			/* The first detail starts in the DETAIL column. */
+			printf("%*s", pad ? 6 - (int)strlen(ok) : 2, "");
+			pad = 0;
 			out_put(d, stdout);
 		}
 	}

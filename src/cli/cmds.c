@@ -238,7 +238,7 @@ void cmds_help(const struct cmd *c, FILE *f)
 void cmds_overview(FILE *f)
 {
 	fputs("usage: groupvault [global options] command [arguments] [options]\n"
-	      "       groupvault --completion bash | --version | --help\n"
+	      "       groupvault --completion bash | --help\n"
 	      "\ncommands:\n",
 	      f);
 	for (const struct cmd *c = cmds_table; c->name != NULL; c++)
@@ -277,18 +277,29 @@ static void cmds_words(const struct optspec *opts, FILE *f)
 		fprintf(f, " --%s", o->name);
 }
 
-/* Options that take a value: their next word is not a command word. */
+/* Appends "--name " of opts' value-taking options not yet in seen. */
+static void cmds_value_add(const struct optspec *o, char *seen, size_t len)
+{
+	char word[80];
+
+	for (; o->name != NULL; o++) {
+		snprintf(word, sizeof(word), "--%s ", o->name);
+		if (o->arg != NULL && strstr(seen, word) == NULL &&
+		    strlen(seen) + strlen(word) < len)
+			strcat(seen, word);
+	}
+}
+
+/* Options that take a value (each once): their next word is not a
+ * command word. */
 static void cmds_value_opts(FILE *f)
 {
-	fputs("\tlocal takes=\"", f);
-	for (const struct optspec *o = cmds_global; o->name != NULL; o++)
-		if (o->arg != NULL)
-			fprintf(f, " --%s", o->name);
+	char seen[1024] = " ";
+
+	cmds_value_add(cmds_global, seen, sizeof(seen));
 	for (const struct cmd *c = cmds_table; c->name != NULL; c++)
-		for (const struct optspec *o = c->opts; o->name != NULL; o++)
-			if (o->arg != NULL)
-				fprintf(f, " --%s", o->name);
-	fputs(" \"\n", f);
+		cmds_value_add(c->opts, seen, sizeof(seen));
+	fprintf(f, "\tlocal takes=\"%s\"\n", seen);
 }
 
 /* The group words ("token", "audit") and what follows each. */
@@ -367,7 +378,7 @@ void cmds_completion_bash(FILE *f)
 			fprintf(f, " %.*s", (int)(sp - c->name), c->name);
 	}
 	cmds_words(cmds_global, f);
-	fputs(" --help --version --completion\" ;;\n", f);
+	fputs(" --help --completion\" ;;\n", f);
 	for (const struct cmd *c = cmds_table; c->name != NULL; c++)
 		if (strchr(c->name, ' ') != NULL) {
 			fprintf(f, "\t\"%s\"|\"%s \"*) words=\"", c->name, c->name);

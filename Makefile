@@ -3,13 +3,14 @@
 #   make run    build and run with an embedded default (data in ./data)
 #   make test   unit + black-box tests under ASan/UBSan
 #   make tsan   the black-box suite against a ThreadSanitizer build
+#   make install  binaries, man pages and bash completion under PREFIX (DESTDIR)
 #
 # Every entry point first runs scripts/deps.sh, then re-runs make for the
 # real work (GV_INNER=1): pkg-config and the compilers only run once the
 # packages are installed, so `make -j2` on a fresh machine cannot race them.
 ifeq ($(GV_INNER),)
 
-ENTRY := all run run-agent routes test fuzz fuzz-build valgrind bench bench-fleet tsan
+ENTRY := all run run-agent routes test fuzz fuzz-build valgrind bench bench-fleet tsan install
 .PHONY: $(ENTRY) clean FORCE
 .DEFAULT_GOAL := all
 
@@ -287,5 +288,19 @@ bench: all build/bench/argon2_raw build/bench/floor
 
 routes: build/groupvaultd
 	@build/groupvaultd --routes
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binaries built (the agent
+# once it exists), the man pages, and the CLI's bash completion.
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/groupvault.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/groupvaultd.8 man/groupvault-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	build/groupvault --completion bash >$(DESTDIR)$(BASHCOMPDIR)/groupvault
 
 endif

@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev"
-test_pkgs="libcmocka-dev python3 curl"
+test_pkgs="libcmocka-dev python3 curl mandoc"
 fuzz_pkgs="clang"
 case "${1:-build}" in
 build) want="$build" ;;

@@ -245,6 +245,7 @@ void cmds_overview(FILE *f)
 		fprintf(f, "  %-19s %s\n", c->name, c->summary);
 	fputs("\nglobal options:\n", f);
 	cmds_opts(cmds_global, f);
+	fprintf(f, "  %-26s %s\n", "--help", "this overview, or after a command its usage");
 	fputs("\nA token given as @FILE is read from that file. `groupvault COMMAND --help`\n"
 	      "shows a command's options. Exit codes: 0 success, 1 server error, 2 usage,\n"
 	      "3 vault locked, 4 not found, 5 denied, 6 cannot connect. See groupvault(1).\n",

@@ -102,8 +102,7 @@ static int wire_refused(const struct wire_resp *r, const char *method, const cha
 	int plen = (int)strcspn(path, "?");
 
 	if (r->status == 405 || (r->status == 404 && code == CLI_ESERVER))
-		cli_err("the server has no route %s %.*s (a groupvaultd older than this "
-			"groupvault?)",
+		cli_err("the server has no route %s %.*s: it may be an older groupvaultd",
 			method, plen, path);
 	else if (err != NULL && details != NULL)
 		cli_err("%s: %s", err, details);

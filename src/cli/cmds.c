@@ -325,8 +325,11 @@ static void cmds_groups(FILE *f)
 		/* A group word that is also a command ("audit") offers its options. */
 		for (const struct cmd *p = cmds_table; p->name != NULL; p++)
 			if (strlen(p->name) == (size_t)(sp - c->name) &&
-			    strncmp(p->name, c->name, (size_t)(sp - c->name)) == 0)
+			    strncmp(p->name, c->name, (size_t)(sp - c->name)) == 0) {
 				cmds_words(p->opts, f);
+				cmds_words(cmds_global, f);
+				fputs(" --help", f);
+			}
 		fputs("\" ;;\n", f);
 	}
 }

@@ -45,9 +45,11 @@ def check_sanitizers(text):
 
 
 def run(args, vault=None, token=None, stdin=b"", env=None, timeout=60, **extra):
-    """Runs groupvault args with stdin (bytes) on pipes; returns a Run."""
+    """Runs groupvault args with stdin (bytes) on pipes, in a new session
+    (so without a controlling terminal, even when the suite runs in one);
+    returns a Run."""
     p = subprocess.run([CLI] + list(args), input=stdin, capture_output=True, timeout=timeout,
-                       env=env or env_for(vault, token, **extra))
+                       env=env or env_for(vault, token, **extra), start_new_session=True)
     err = p.stderr.decode("utf-8", "replace")
     check_sanitizers(err)
     return Run(p.returncode, p.stdout, err)

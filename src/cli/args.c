@@ -159,13 +159,26 @@ int args_duration(const char *s, int64_t *secs)
 		if (digits == 0)
 			return -1;
 		switch (*s) {
-		case '\0': unit = 1; break;
-		case 's': unit = 1; break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		case 'w': unit = 7 * 86400; break;
-		default: return -1;
+		case '\0':
+			unit = 1;
+			break;
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'd':
+			unit = 86400;
+			break;
+		case 'w':
+			unit = 7 * 86400;
+			break;
+		default:
+			return -1;
 		}
 		if (*s != '\0')
 			s++;
@@ -201,8 +214,7 @@ fail:
 }
 
 /* Reads up to max bytes of path into buf (max + 1 bytes); -1 if larger. */
-static int args_read_file(const char *path, char *buf, size_t max, size_t *len,
-			  const char **why)
+static int args_read_file(const char *path, char *buf, size_t max, size_t *len, const char **why)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	size_t n = 0;
@@ -251,8 +263,8 @@ char *args_secret_text(const char *src, size_t max, const char **why)
 		}
 		memcpy(buf, src, len);
 	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-			   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+			   buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
 	*why = "the token is empty";

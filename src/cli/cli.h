@@ -9,12 +9,12 @@
 
 /* Exit codes (documented in groupvault(1)). */
 #define CLI_OK 0
-#define CLI_ESERVER 1   /* the server refused or failed (message from its JSON) */
-#define CLI_EUSAGE 2    /* bad command line */
-#define CLI_ELOCKED 3   /* 423: the vault is locked */
+#define CLI_ESERVER 1	/* the server refused or failed (message from its JSON) */
+#define CLI_EUSAGE 2	/* bad command line */
+#define CLI_ELOCKED 3	/* 423: the vault is locked */
 #define CLI_ENOTFOUND 4 /* 404 */
-#define CLI_EDENIED 5   /* 401 / 403 */
-#define CLI_ECONNECT 6  /* no HTTP answer at all */
+#define CLI_EDENIED 5	/* 401 / 403 */
+#define CLI_ECONNECT 6	/* no HTTP answer at all */
 
 #define CLI_DEFAULT_ADDR "http://127.0.0.1:18790"
 #define CLI_TOKEN_MAX 16384 /* the daemon's largest capability token */
@@ -26,9 +26,9 @@ struct cli {
 	const char *auth_src; /* --auth-token / GROUPVAULT_AUTH_TOKEN: text or @path */
 	const char *cap_src;  /* --token / GROUPVAULT_TOKEN: text or @path */
 	const char *cacert;   /* --cacert / GROUPVAULT_CACERT */
-	int json;             /* --json: print the server's JSON */
-	char *auth;           /* loaded management token (wipe buffer) or NULL */
-	char *cap;            /* loaded capability token (wipe buffer) or NULL */
+	int json;	      /* --json: print the server's JSON */
+	char *auth;	      /* loaded management token (wipe buffer) or NULL */
+	char *cap;	      /* loaded capability token (wipe buffer) or NULL */
 };
 
 /* The whole program after main(): returns the exit code. */

@@ -26,8 +26,8 @@ static void cmd_on_signal(int sig)
 static void cmd_audit_head(const struct cli *c)
 {
 	if (!c->json)
-		printf("%-6s  %-24s  %-24s  %-16s  %-4s%s\n", "SEQ", "TIME", "ACTION", "USER",
-		       "OK", "  DETAIL");
+		printf("%-6s  %-24s  %-24s  %-16s  %-4s%s\n", "SEQ", "TIME", "ACTION", "USER", "OK",
+		       "  DETAIL");
 }
 
 /* One entry: a line of the table, or compact JSON with --json. */
@@ -105,8 +105,7 @@ static int cmd_audit_follow(struct cli *c, long long cursor, int64_t every)
 		snprintf(path, sizeof(path), "/audit?after=%lld&limit=1000", cursor);
 		if ((rc = wire_request(c, "GET", path, NULL, CLI_AUTH_MGMT, &r)) != CLI_OK)
 			break;
-		json_array_foreach(json_object_get(r.json, "logs"), i, e)
-			cmd_audit_entry(c, e);
+		json_array_foreach(json_object_get(r.json, "logs"), i, e) cmd_audit_entry(c, e);
 		if (json_is_integer(json_object_get(r.json, "next")))
 			cursor = cmd_int(r.json, "next");
 		wire_resp_free(&r);
@@ -169,8 +168,8 @@ int cmd_audit_verify(struct cli *c, const struct args *a)
 			   ? "MACs checked"
 			   : "MACs not checked (the vault is locked)");
 	if (!valid) {
-		cli_err("the audit chain is broken at seq %lld (%s)", cmd_int(r.json, "firstBadSeq"),
-			problem ? problem : "unknown");
+		cli_err("the audit chain is broken at seq %lld (%s)",
+			cmd_int(r.json, "firstBadSeq"), problem ? problem : "unknown");
 		rc = CLI_ESERVER;
 	}
 	wire_resp_free(&r);

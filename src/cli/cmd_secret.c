@@ -53,7 +53,8 @@ static void cmd_print_meta(const json_t *meta)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)(uintptr_t)meta, k, v) {
+	json_object_foreach((json_t *)(uintptr_t)meta, k, v)
+	{
 		char *text = out_text(v);
 
 		out_put(k, stdout);
@@ -213,7 +214,8 @@ static json_t *cmd_keys(const json_t *keys, const char *prefix)
 		json_decref(out);
 		return NULL;
 	}
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		const char *name = json_string_value(json_object_get(k, "key"));
 
 		if (name != NULL && strncmp(name, prefix ? prefix : "", plen) == 0)
@@ -254,7 +256,8 @@ int cmd_list(struct cli *c, const struct args *a)
 		crypto_wipe_free(text);
 		json_decref(o);
 	} else if ((t = out_table_new(2, (const char *const[]){"NAME", "METADATA"})) != NULL) {
-		json_array_foreach(keys, i, k) {
+		json_array_foreach(keys, i, k)
+		{
 			json_t *m = json_object_get(k, "metadata");
 			char *meta = json_object_size(m) > 0 ? out_text(m) : NULL;
 			const char *row[2] = {json_string_value(json_object_get(k, "key")), meta};

@@ -110,8 +110,8 @@ static char *cmd_token_path(const struct args *a, long long limit, long long cur
 		wire_free_escaped(esc);
 		return NULL;
 	}
-	snprintf(path, n, "/tokens?limit=%lld%s%s%s", limit, esc ? "&userId=" : "",
-		 esc ? esc : "", args_has(a, "all") ? "&includeRevoked=true" : "");
+	snprintf(path, n, "/tokens?limit=%lld%s%s%s", limit, esc ? "&userId=" : "", esc ? esc : "",
+		 args_has(a, "all") ? "&includeRevoked=true" : "");
 	if (cursor >= 0)
 		snprintf(path + strlen(path), n - strlen(path), "&cursor=%lld", cursor);
 	wire_free_escaped(esc);
@@ -120,7 +120,7 @@ static char *cmd_token_path(const struct args *a, long long limit, long long cur
 
 int cmd_token_list(struct cli *c, const struct args *a)
 {
-	static const char *const head[7] = {"ID",     "USER",    "PERMISSIONS", "SECRETS",
+	static const char *const head[7] = {"ID",     "USER",	 "PERMISSIONS", "SECRETS",
 					    "ISSUED", "EXPIRES", "STATE"};
 	int64_t limit = 1000, cursor = -1;
 	struct out_table *t = NULL;
@@ -128,7 +128,8 @@ int cmd_token_list(struct cli *c, const struct args *a)
 	int rc = CLI_OK;
 
 	if ((args_has(a, "limit") && args_int(args_get(a, "limit"), 1, 1000, &limit) != 0) ||
-	    (args_has(a, "cursor") && args_int(args_get(a, "cursor"), 0, INT64_MAX, &cursor) != 0)) {
+	    (args_has(a, "cursor") &&
+	     args_int(args_get(a, "cursor"), 0, INT64_MAX, &cursor) != 0)) {
 		cli_err("--limit takes 1..1000, --cursor a previous page's next");
 		return CLI_EUSAGE;
 	}
@@ -150,7 +151,7 @@ int cmd_token_list(struct cli *c, const struct args *a)
 			break;
 		}
 		json_array_foreach(json_object_get(r.json, "tokens"), i, k)
-			cmd_token_row(t, k, util_now_ms());
+		    cmd_token_row(t, k, util_now_ms());
 		next = json_object_get(r.json, "next");
 		cursor = json_is_integer(next) ? json_integer_value(next) : -1;
 		wire_resp_free(&r);
@@ -160,7 +161,8 @@ int cmd_token_list(struct cli *c, const struct args *a)
 	if (rc == CLI_OK && t != NULL) {
 		out_table_print(t, stdout);
 		if (cursor >= 0)
-			fprintf(stderr, "groupvault: more tokens: --cursor %lld\n", (long long)cursor);
+			fprintf(stderr, "groupvault: more tokens: --cursor %lld\n",
+				(long long)cursor);
 	}
 	out_table_free(t);
 	return rc;

@@ -154,9 +154,9 @@ static json_t *cmd_policy_body(const struct args *a, const char *what)
 			cli_err("--threshold takes a number, --holders a list like a,b,c");
 			goto fail;
 		}
-		json_object_set_new(body, "threshold",
-				    json_pack("{s:I,s:o}", "required", (json_int_t)n, "holders",
-					      list));
+		json_object_set_new(
+		    body, "threshold",
+		    json_pack("{s:I,s:o}", "required", (json_int_t)n, "holders", list));
 	}
 	if (!args_has(a, "no-password")) {
 		if ((pw = cmd_read_secret(a, what, 1)) == NULL)
@@ -178,13 +178,15 @@ static void cmd_shares(const json_t *j)
 
 	if (!json_is_array(shares) || json_array_size(shares) == 0)
 		return;
-	fprintf(stderr, "WARNING: these %zu shares are shown once and stored nowhere. Give each "
-			"holder their own share, over a channel only they read, and keep no "
-			"copy.\n",
+	fprintf(stderr,
+		"WARNING: these %zu shares are shown once and stored nowhere. Give each "
+		"holder their own share, over a channel only they read, and keep no "
+		"copy.\n",
 		json_array_size(shares));
 	if ((t = out_table_new(2, (const char *const[]){"HOLDER", "SHARE"})) == NULL)
 		return;
-	json_array_foreach(shares, i, s) {
+	json_array_foreach(shares, i, s)
+	{
 		const char *row[2] = {json_string_value(json_object_get(s, "userId")),
 				      json_string_value(json_object_get(s, "share"))};
 

@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define END {NULL, NULL, NULL, 0, 0}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, NULL, NULL, 0, 0                                                             \
+	}
 
 const struct optspec cmds_global[] = {
     {"addr", "URL", "the server (GROUPVAULT_ADDR; " CLI_DEFAULT_ADDR ")", 0, 0},
@@ -106,19 +109,17 @@ static const struct optspec o_export[] = {
 static int cmds_run_help(struct cli *c, const struct args *a);
 
 const struct cmd cmds_table[] = {
-    {"status", "", "whether the vault is initialized and unlocked, and its policy", 0, 0,
-     o_none, cmd_status},
+    {"status", "", "whether the vault is initialized and unlocked, and its policy", 0, 0, o_none,
+     cmd_status},
     {"health", "", "the server's liveness answer (no token needed)", 0, 0, o_none, cmd_health},
     {"init", "", "create the vault with a password and/or threshold shares", 0, 0, o_init,
      cmd_init},
-    {"unlock", "", "open a session with the password (or a share)", 0, 0, o_unlock,
-     cmd_unlock},
+    {"unlock", "", "open a session with the password (or a share)", 0, 0, o_unlock, cmd_unlock},
     {"unlock-share", "", "submit one holder's share toward a threshold unlock", 0, 0,
      o_unlock_share, cmd_unlock_share},
     {"lock", "", "end the session and wipe the keys", 0, 0, o_user, cmd_lock},
     {"extend", "", "restart the session clock", 0, 0, o_none, cmd_extend},
-    {"rekey", "", "replace the password and/or shares (vault unlocked)", 0, 0, o_rekey,
-     cmd_rekey},
+    {"rekey", "", "replace the password and/or shares (vault unlocked)", 0, 0, o_rekey, cmd_rekey},
     {"token issue", "", "issue a capability token; prints the token", 0, 0, o_token_issue,
      cmd_token_issue},
     {"token list", "", "list tokens (never their text)", 0, 0, o_token_list, cmd_token_list},
@@ -127,8 +128,8 @@ const struct cmd cmds_table[] = {
     {"token revoke-user", "USER", "revoke every token of a user", 1, 1, o_revoke,
      cmd_token_revoke_user},
     {"get", "NAME", "print a secret's value (or its metadata)", 1, 1, o_get, cmd_get},
-    {"put", "NAME [VALUE|-]", "store a secret; the value from standard input by default", 1,
-     2, o_put, cmd_put},
+    {"put", "NAME [VALUE|-]", "store a secret; the value from standard input by default", 1, 2,
+     o_put, cmd_put},
     {"delete", "NAME", "delete a secret", 1, 1, o_none, cmd_delete},
     {"list", "", "list the secrets the token can read", 0, 0, o_list, cmd_list},
     {"audit", "", "the audit log, oldest of the newest N first", 0, 0, o_audit, cmd_audit},
@@ -136,8 +137,7 @@ const struct cmd cmds_table[] = {
     {"export", "", "print an export of the vault (sealed) to standard output", 0, 0, o_export,
      cmd_export},
     {"import", "", "import an export read from standard input", 0, 0, o_none, cmd_import},
-    {"help", "[COMMAND]", "this overview, or one command's help", 0, 2, o_none,
-     cmds_run_help},
+    {"help", "[COMMAND]", "this overview, or one command's help", 0, 2, o_none, cmds_run_help},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -313,8 +313,8 @@ static void cmds_groups(FILE *f)
 		if (sp == NULL)
 			continue;
 		for (const struct cmd *p = cmds_table; p < c; p++)
-			if (strchr(p->name, ' ') && strncmp(p->name, c->name,
-							    (size_t)(sp - c->name + 1)) == 0)
+			if (strchr(p->name, ' ') &&
+			    strncmp(p->name, c->name, (size_t)(sp - c->name + 1)) == 0)
 				seen = 1;
 		if (seen)
 			continue;

@@ -19,7 +19,7 @@ struct cmd {
 	cmd_fn *run;
 };
 
-extern const struct cmd cmds_table[];    /* NULL-name terminated */
+extern const struct cmd cmds_table[];	   /* NULL-name terminated */
 extern const struct optspec cmds_global[]; /* accepted by every command */
 
 /* The command named by argv's first one or two words (*words: how many),

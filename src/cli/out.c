@@ -142,7 +142,8 @@ char *out_text(const json_t *v)
 	if (json_is_string(v))
 		return out_dup(json_string_value(v), strlen(json_string_value(v)));
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			if (!json_is_string(e))
 				return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 			n += strlen(json_string_value(e)) + 1;
@@ -150,7 +151,8 @@ char *out_text(const json_t *v)
 		if ((s = crypto_wipe_malloc(n + 1)) == NULL)
 			return NULL;
 		s[0] = '\0';
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			if (i > 0)
 				strcat(s, ",");
 			strcat(s, json_string_value(e));

@@ -65,11 +65,15 @@ int wire_exit_code(long status, const json_t *json)
 	if (status >= 200 && status < 300)
 		return CLI_OK;
 	switch (status) {
-	case 423: return CLI_ELOCKED;
+	case 423:
+		return CLI_ELOCKED;
 	case 401:
-	case 403: return CLI_EDENIED;
-	case 404: return err != NULL && strcmp(err, "Not found") == 0 ? CLI_ESERVER : CLI_ENOTFOUND;
-	default: return CLI_ESERVER;
+	case 403:
+		return CLI_EDENIED;
+	case 404:
+		return err != NULL && strcmp(err, "Not found") == 0 ? CLI_ESERVER : CLI_ENOTFOUND;
+	default:
+		return CLI_ESERVER;
 	}
 }
 
@@ -102,8 +106,8 @@ static int wire_refused(const struct wire_resp *r, const char *method, const cha
 	int plen = (int)strcspn(path, "?");
 
 	if (r->status == 405 || (r->status == 404 && code == CLI_ESERVER))
-		cli_err("the server has no route %s %.*s: it may be an older groupvaultd",
-			method, plen, path);
+		cli_err("the server has no route %s %.*s: it may be an older groupvaultd", method,
+			plen, path);
 	else if (err != NULL && details != NULL)
 		cli_err("%s: %s", err, details);
 	else if (err != NULL)

@@ -28,8 +28,8 @@ static int setup(void **state)
 static void test_parse_forms(void **state)
 {
 	const struct optspec *const specs[] = {t_opts, NULL};
-	char *argv[] = {"get", "--user=ann", "--meta", "a=1", "-", "--all", "--meta=b=2",
-			"--", "--user"};
+	char *argv[] = {"get",	 "--user=ann", "--meta", "a=1",	  "-",
+			"--all", "--meta=b=2", "--",	 "--user"};
 	struct args a;
 	int i = 0;
 
@@ -208,9 +208,9 @@ static void test_secin_fd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_forms),     cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_durations),       cmocka_unit_test(test_ints_and_lists),
-	    cmocka_unit_test(test_secret_text),     cmocka_unit_test(test_secin_fd),
+	    cmocka_unit_test(test_parse_forms), cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_durations),	cmocka_unit_test(test_ints_and_lists),
+	    cmocka_unit_test(test_secret_text), cmocka_unit_test(test_secin_fd),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -206,10 +206,10 @@ static void test_completion(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_find),          cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_check),         cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_find),	  cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_check),	  cmocka_unit_test(test_exit_codes),
 	    cmocka_unit_test(test_durations_out), cmocka_unit_test(test_table_output),
-	    cmocka_unit_test(test_text),          cmocka_unit_test(test_completion),
+	    cmocka_unit_test(test_text),	  cmocka_unit_test(test_completion),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

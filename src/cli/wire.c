@@ -8,19 +8,86 @@
 #include "jalloc.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct wire_buf {
 	char *buf;
 	size_t len, cap;
-	int over; /* the answer passed WIRE_MAX_ANSWER */
+	int over;	  /* the answer passed WIRE_MAX_ANSWER */
+	long retry_after; /* Retry-After: seconds, or 0 */
 };
+
+/* libcurl's own heap, wiped on free: it copies the token's header line and
+ * the request body (a password, a value) into buffers of its own. */
+#define WIRE_HDR 16 /* keeps malloc's alignment */
+
+static void *wire_malloc(size_t n)
+{
+	unsigned char *p;
+
+	if (n > SIZE_MAX - WIRE_HDR || (p = malloc(n + WIRE_HDR)) == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + WIRE_HDR;
+}
+
+static void wire_free(void *ptr)
+{
+	unsigned char *p = ptr;
+	size_t n;
+
+	if (p == NULL)
+		return;
+	p -= WIRE_HDR;
+	memcpy(&n, p, sizeof(n));
+	crypto_wipe(p, n + WIRE_HDR);
+	free(p);
+}
+
+static void *wire_realloc(void *ptr, size_t n)
+{
+	size_t old;
+	void *np;
+
+	if (ptr == NULL)
+		return wire_malloc(n);
+	memcpy(&old, (unsigned char *)ptr - WIRE_HDR, sizeof(old));
+	if ((np = wire_malloc(n)) == NULL)
+		return NULL;
+	memcpy(np, ptr, old < n ? old : n);
+	wire_free(ptr);
+	return np;
+}
+
+static char *wire_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = wire_malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void *wire_calloc(size_t count, size_t size)
+{
+	void *p;
+
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	if ((p = wire_malloc(count * size)) != NULL)
+		memset(p, 0, count * size);
+	return p;
+}
 
 int wire_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, wire_malloc, wire_free, wire_realloc,
+				 wire_strdup, wire_calloc) != CURLE_OK) {
 		cli_err("cannot initialise libcurl");
 		return -1;
 	}
@@ -56,6 +123,26 @@ static size_t wire_take(char *data, size_t size, size_t n, void *arg)
 	b->len += add;
 	b->buf[b->len] = '\0';
 	return add;
+}
+
+/* Keeps only Retry-After (delta seconds), for the 429 message. */
+static size_t wire_header(char *data, size_t size, size_t n, void *arg)
+{
+	static const char name[] = "retry-after:";
+	struct wire_buf *b = arg;
+	size_t len = size * n;
+	long v = 0;
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		for (size_t i = sizeof(name) - 1; i < len && v < 1000000; i++) {
+			if (data[i] >= '0' && data[i] <= '9')
+				v = v * 10 + (data[i] - '0');
+			else if (data[i] != ' ' && data[i] != '\t')
+				break;
+		}
+		b->retry_after = v;
+	}
+	return len;
 }
 
 int wire_exit_code(long status, const json_t *json)
@@ -108,6 +195,8 @@ static int wire_refused(const struct wire_resp *r, const char *method, const cha
 	if (r->status == 405 || (r->status == 404 && code == CLI_ESERVER))
 		cli_err("the server has no route %s %.*s: it may be an older groupvaultd", method,
 			plen, path);
+	else if (err != NULL && r->retry_after > 0)
+		cli_err("%s (retry in %lds)", err, r->retry_after);
 	else if (err != NULL && details != NULL)
 		cli_err("%s: %s", err, details);
 	else if (err != NULL)
@@ -134,6 +223,8 @@ static struct curl_slist *wire_setup(CURL *h, struct cli *c, const char *url, co
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "groupvault");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wire_take);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, wire_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, b);
 	if (c->cacert != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	hdrs = curl_slist_append(NULL, "Accept: application/json");
@@ -160,6 +251,7 @@ static int wire_answer(struct wire_resp *r, struct wire_buf *b, const char *meth
 {
 	r->body = b->buf;
 	r->len = b->len;
+	r->retry_after = b->retry_after;
 	b->buf = NULL;
 	if (r->body == NULL && (r->body = crypto_wipe_malloc(1)) != NULL)
 		r->body[0] = '\0';
@@ -185,7 +277,7 @@ static int wire_answer(struct wire_resp *r, struct wire_buf *b, const char *meth
 int wire_request(struct cli *c, const char *method, const char *path, const json_t *body,
 		 enum cli_auth auth, struct wire_resp *r)
 {
-	struct wire_buf b = {NULL, 0, 0, 0};
+	struct wire_buf b = {NULL, 0, 0, 0, 0};
 	struct curl_slist *hdrs = NULL, *t;
 	const char *tok = NULL;
 	char *url = NULL, *text = NULL;

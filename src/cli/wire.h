@@ -13,7 +13,8 @@
 
 struct wire_resp {
 	long status;
-	char *body; /* wipe-on-free, NUL-terminated */
+	long retry_after; /* seconds from a Retry-After header, or 0 */
+	char *body;	  /* wipe-on-free, NUL-terminated */
 	size_t len;
 	json_t *json; /* parsed body (wipe-on-free through jalloc) or NULL */
 };

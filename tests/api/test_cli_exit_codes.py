@@ -133,3 +133,14 @@ def test_missing_route_is_named():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_rate_limited_names_the_wait():
+    """A 429 is a server error (1) and says when to retry (Retry-After)."""
+    with Vault(UNLOCK_MAX_FAILURES=1) as v:
+        v.mgmt("POST", "/init", {"password": PASSWORD})
+        r = ch.run(["unlock", "--password-stdin"], v, stdin=b"wrong password, long enough")
+        assert r.rc == 5, r
+        r = ch.run(["unlock", "--password-stdin"], v, stdin=PASSWORD.encode())
+        assert r.rc == 1, r
+        assert "(retry in " in r.err and PASSWORD not in r.err, r

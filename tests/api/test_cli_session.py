@@ -6,6 +6,7 @@ answers exit 3."""
 import json
 import os
 import subprocess
+import tempfile
 import time
 
 import cli_harness as ch
@@ -83,6 +84,10 @@ def test_put_value_never_in_argv():
             with open("/proc/%d/cmdline" % p.pid, "rb") as f:
                 argv = f.read().split(b"\0")
             assert argv[1:3] == [b"put", b"ps.check"], argv
+            # Core dumps are off while it holds the value.
+            with open("/proc/%d/limits" % p.pid) as f:
+                core = [line for line in f if line.startswith("Max core file size")]
+            assert core and core[0].split()[4:6] == ["0", "0"], core
             secret = b"never-in-argv-" + os.urandom(8).hex().encode()
             out, err = p.communicate(secret, timeout=30)
         finally:
@@ -142,3 +147,19 @@ def test_json_session_outputs_parse():
         assert json.loads(ch.ok(["extend", "--json"], v))["success"] is True
         assert json.loads(ch.ok(["delete", "x.y", "--json"], v, token)) == {"success": True}
         assert json.loads(ch.ok(["lock", "--json"], v)) == {"success": True}
+
+
+def test_nothing_written_to_disk():
+    """A session writes no file: not in the working directory, HOME or TMPDIR."""
+    with Vault() as v, tempfile.TemporaryDirectory(prefix="gv-cli-home-") as home:
+        v.init_unlock()
+        token = v.token()
+        env = ch.env_for(v, token, HOME=home, TMPDIR=home, XDG_CONFIG_HOME=home)
+        for args, stdin in ((["put", "disk.check"], b"on-no-disk"), (["get", "disk.check"], b""),
+                            (["list"], b""), (["audit"], b""), (["status"], b""),
+                            (["lock"], b""), (["unlock", "--password-stdin"], PASSWORD.encode())):
+            p = subprocess.run([ch.CLI] + args, input=stdin, capture_output=True, cwd=home,
+                               env=env, timeout=60, start_new_session=True)
+            ch.check_sanitizers(p.stderr.decode("utf-8", "replace"))
+            assert p.returncode == 0, (args, p)
+        assert os.listdir(home) == [], os.listdir(home)

@@ -1,13 +1,17 @@
 """groupvault's help and its man page list the same commands, and each
 command the same options (both ways); the bash completion offers them all;
 the three man pages pass `mandoc -Tlint`; groupvaultd(8) lists the routes
-`groupvaultd --routes` prints."""
+`groupvaultd --routes` prints and groupvault-agent(8) the settings
+`groupvault-agent --help` prints; `make install` puts it all under a prefix."""
 import os
 import re
 import subprocess
+import tempfile
 
 import cli_harness as ch
-from harness import BINARY
+from harness import BINARY, ROOT, Skip
+
+AGENT = os.path.join(os.path.dirname(BINARY), "groupvault-agent")
 
 MACRO = re.compile(r"^[A-Z][a-z]{1,2}$")  # an mdoc macro word: Fl, Ar, Op, Oo...
 
@@ -156,3 +160,50 @@ def test_daemon_man_page_lists_every_route():
             man.add(m.groups())
     assert want == man, "groupvaultd --routes vs groupvaultd.8: only routes %s, only man %s" % (
         sorted(want - man), sorted(man - want))
+
+
+def _env_names(section_lines):
+    return {m.group(1) for m in (re.match(r"^\.It Ev (\S+)", line) for line in section_lines)
+            if m}
+
+
+def test_daemon_and_agent_settings_match_their_help():
+    daemon = subprocess.run([BINARY, "--help"], capture_output=True, check=True,
+                            env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0")).stdout.decode()
+    want = set(re.findall(r"^  ([A-Z][A-Z_]+[A-Z])\s", daemon, re.M))
+    man = _env_names(man_sections(os.path.join(ch.MAN, "groupvaultd.8"))["ENVIRONMENT"])
+    assert want == man, "groupvaultd --help vs groupvaultd.8: %s / %s" % (
+        sorted(want - man), sorted(man - want))
+    if not os.path.exists(AGENT):
+        raise Skip("no " + AGENT)
+    agent = subprocess.run([AGENT, "--help"], capture_output=True, check=True,
+                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0")).stdout.decode()
+    want = set(re.findall(r"^  ([A-Z][A-Z_]*[A-Z_])(?:<NAME>)?\s", agent, re.M))
+    man = _env_names(man_sections(os.path.join(ch.MAN, "groupvault-agent.8"))["ENVIRONMENT"])
+    assert want == man, "groupvault-agent --help vs groupvault-agent.8: %s / %s" % (
+        sorted(want - man), sorted(man - want))
+
+
+def test_make_install_under_a_prefix():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    with tempfile.TemporaryDirectory(prefix="gv-install-") as dest:
+        r = subprocess.run(["make", "-s", "install", "PREFIX=/opt/gv", "DESTDIR=" + dest],
+                           cwd=ROOT, capture_output=True, env=env, timeout=900)
+        assert r.returncode == 0, r
+        root = os.path.join(dest, "opt", "gv")
+        bins = ["groupvaultd", "groupvault"]
+        if os.path.exists(os.path.join(ROOT, "src", "agent", "main.c")):
+            bins.append("groupvault-agent")
+        assert sorted(os.listdir(os.path.join(root, "bin"))) == sorted(bins)
+        for b in bins:
+            assert os.access(os.path.join(root, "bin", b), os.X_OK), b
+        man = os.path.join(root, "share", "man")
+        assert os.listdir(os.path.join(man, "man1")) == ["groupvault.1"]
+        assert sorted(os.listdir(os.path.join(man, "man8"))) == ["groupvault-agent.8",
+                                                                 "groupvaultd.8"]
+        comp = os.path.join(root, "share", "bash-completion", "completions", "groupvault")
+        with open(comp) as f:
+            assert "complete -F _groupvault groupvault" in f.read()
+        out = subprocess.run([os.path.join(root, "bin", "groupvault"), "--help"],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0 and b"token issue" in out.stdout, out

@@ -68,3 +68,7 @@ def test_list_pages_and_revoke_user():
         assert out == b"revoked 5 tokens\n", out
         live = v.mgmt("GET", "/tokens").json["tokens"]
         assert [t["userId"] for t in live] == ["other"], live
+        # Locked, the registry still lists (for an incident), scopes hidden.
+        v.mgmt("POST", "/lock", {})
+        rows = ch.ok(["token", "list"], v).decode().splitlines()
+        assert len(rows) == 2 and "other" in rows[1] and rows[1].count("(locked)") == 2, rows

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "jalloc.h"
 #include "log.h"
@@ -26,7 +27,7 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: groupvaultd [--help | --version | --routes]\n"
+	fprintf(out, "usage: groupvaultd [--help | --version | --routes | --healthcheck]\n"
 		     "Per-group secret vault. Configured by environment variables:\n\n");
 	for (const struct config_var *c = config_vars; c->name != NULL; c++)
 		fprintf(out, "  %-28s %-12s %s\n", c->name, c->def, c->help);
@@ -89,6 +90,8 @@ static int main_args(const char *arg)
 		printf("groupvaultd %s\n", GV_VERSION);
 		return 0;
 	}
+	if (strcmp(arg, "--healthcheck") == 0)
+		return healthcheck_run(); /* the container image's HEALTHCHECK */
 	if (strcmp(arg, "--routes") == 0) {
 		routes_print(stdout);
 		return 0;

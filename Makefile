@@ -4,13 +4,14 @@
 #   make test   unit + black-box tests under ASan/UBSan
 #   make tsan   the black-box suite against a ThreadSanitizer build
 #   make install  binaries, man pages and bash completion under PREFIX (DESTDIR)
+#   make image  the container image groupvault:local, offline (scripts/image.sh)
 #
 # Every entry point first runs scripts/deps.sh, then re-runs make for the
 # real work (GV_INNER=1): pkg-config and the compilers only run once the
 # packages are installed, so `make -j2` on a fresh machine cannot race them.
 ifeq ($(GV_INNER),)
 
-ENTRY := all run run-agent routes test fuzz fuzz-build valgrind bench bench-fleet tsan install
+ENTRY := all run run-agent routes test fuzz fuzz-build valgrind bench bench-fleet tsan install image
 .PHONY: $(ENTRY) clean FORCE
 .DEFAULT_GOAL := all
 
@@ -78,7 +79,7 @@ SOBJ     := $(SRC:src/%.c=build/sobj/%.o)
 VOBJ     := $(SRC:src/%.c=build/vobj/%.o)
 TOBJ     := $(SRC:src/%.c=build/tobj/%.o)
 
-.PHONY: all run run-agent test clean routes fuzz fuzz-build valgrind bench bench-fleet tsan
+.PHONY: all run run-agent test clean routes fuzz fuzz-build valgrind bench bench-fleet tsan image
 
 BINS     := build/groupvaultd $(if $(wildcard src/agent/main.c),build/groupvault-agent) \
             $(if $(wildcard src/cli/main.c),build/groupvault)
@@ -302,5 +303,9 @@ install: all
 	install -m 0644 man/groupvault.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/groupvaultd.8 man/groupvault-agent.8 $(DESTDIR)$(MANDIR)/man8/
 	build/groupvault --completion bash >$(DESTDIR)$(BASHCOMPDIR)/groupvault
+
+# The container image, assembled from the release binary (no registry).
+image: build/groupvaultd
+	@scripts/image.sh
 
 endif

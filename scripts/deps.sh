@@ -4,7 +4,8 @@
 # Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev"
-test_pkgs="libcmocka-dev python3 curl mandoc"
+# podman + runc: the image and docker-backend tests (skipped where absent).
+test_pkgs="libcmocka-dev python3 curl mandoc podman runc"
 fuzz_pkgs="clang"
 case "${1:-build}" in
 build) want="$build" ;;

@@ -15,9 +15,9 @@
 #include "docker_json.h"
 #include "log.h"
 
-#define DK_TIMEOUT_MS 15000L        /* inspect, start, remove, logs */
+#define DK_TIMEOUT_MS 15000L	    /* inspect, start, remove, logs */
 #define DK_CREATE_TIMEOUT_MS 60000L /* create may unpack an image layer */
-#define DK_STOP_GRACE_S 10          /* SIGTERM, then the engine sends SIGKILL */
+#define DK_STOP_GRACE_S 10	    /* SIGTERM, then the engine sends SIGKILL */
 #define DK_PING_TIMEOUT_MS 3000L
 
 struct docker_backend {
@@ -133,7 +133,7 @@ static int dk_create_container(struct docker_backend *d, const struct backend_sp
 				snprintf(err, errlen, "the engine's create answer has no Id");
 			return rc;
 		}
-		if (a.status != 409 || attempt > 0)
+		if (!docker_json_name_taken(a.body, a.len, a.status) || attempt > 0)
 			return dk_fail(&a, "create", err, errlen);
 		docker_answer_free(&a);
 		snprintf(path, sizeof(path), DOCKER_API "/containers/%s/json", s->name);
@@ -141,7 +141,8 @@ static int dk_create_container(struct docker_backend *d, const struct backend_sp
 			return -1;
 		if (a.status != 200 || !docker_json_is_ours(a.body, a.len, s->group_id)) {
 			docker_answer_free(&a);
-			snprintf(err, errlen, "a container named %s exists and is not this group's vault",
+			snprintf(err, errlen,
+				 "a container named %s exists and is not this group's vault",
 				 s->name);
 			log_err("docker: %s", err);
 			return -1;
@@ -257,7 +258,8 @@ static int dk_status(struct backend *b, const char *id, struct backend_status *s
 	if (dk_bad_id(id, st->detail, sizeof(st->detail)) != 0)
 		return -1;
 	snprintf(path, sizeof(path), DOCKER_API "/containers/%s/json", id);
-	if (dk_call(d, "GET", path, NULL, 0, DK_TIMEOUT_MS, &a, st->detail, sizeof(st->detail)) != 0)
+	if (dk_call(d, "GET", path, NULL, 0, DK_TIMEOUT_MS, &a, st->detail, sizeof(st->detail)) !=
+	    0)
 		return -1;
 	if (a.status == 404) {
 		st->state = BACKEND_MISSING;
@@ -285,8 +287,8 @@ static int dk_logs(struct backend *b, const char *id, unsigned tail, char **out,
 
 	if (dk_bad_id(id, err, sizeof(err)) != 0)
 		return -1;
-	snprintf(path, sizeof(path), DOCKER_API "/containers/%s/logs?stdout=true&stderr=true&tail=%u",
-		 id, tail);
+	snprintf(path, sizeof(path),
+		 DOCKER_API "/containers/%s/logs?stdout=true&stderr=true&tail=%u", id, tail);
 	if (dk_call(d, "GET", path, NULL, 0, DK_TIMEOUT_MS, &a, err, sizeof(err)) != 0)
 		return -1;
 	if (a.status != 200)

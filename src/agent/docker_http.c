@@ -68,7 +68,8 @@ int docker_http_call(const char *socket, const char *method, const char *path, c
 	CURLcode rc;
 
 	memset(a, 0, sizeof(*a));
-	if (c == NULL || snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url)) {
+	if (c == NULL ||
+	    snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url)) {
 		snprintf(err, errlen, "cannot prepare the call to the engine");
 		curl_easy_cleanup(c);
 		return -1;
@@ -98,8 +99,11 @@ int docker_http_call(const char *socket, const char *method, const char *path, c
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
+		/* curl names "localhost port 80" for a socket it could not reach. */
 		snprintf(err, errlen, "engine at %s: %s", socket,
-			 cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
+			 rc == CURLE_COULDNT_CONNECT ? "cannot connect (is it running?)"
+			 : cerr[0] != '\0'	     ? cerr
+						     : curl_easy_strerror(rc));
 		docker_answer_free(a);
 		return -1;
 	}

@@ -100,14 +100,14 @@ int64_t docker_time_ms(const char *s)
 	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL || tm.tm_year < 71)
+	if (s == NULL || (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL || tm.tm_year < 70)
 		return 0;
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
 			ms += scale > 0 ? (*p - '0') * scale : 0;
 	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':')
-		off = (*p == '-' ? -1 : 1) * ((p[1] - '0') * 600 + (p[2] - '0') * 60 +
-					       (p[4] - '0') * 10 + (p[5] - '0'));
+		off = (*p == '-' ? -1 : 1) *
+		      ((p[1] - '0') * 600 + (p[2] - '0') * 60 + (p[4] - '0') * 10 + (p[5] - '0'));
 	else if (strcmp(p, "Z") != 0)
 		return 0;
 	t = timegm(&tm);
@@ -128,10 +128,9 @@ int docker_json_status(const char *body, size_t len, struct backend_status *st)
 		json_decref(j);
 		return -1;
 	}
-	st->state = json_is_true(json_object_get(state, "Running")) ? BACKEND_RUNNING
-								     : BACKEND_STOPPED;
-	st->started_at_ms =
-	    docker_time_ms(json_string_value(json_object_get(state, "StartedAt")));
+	st->state =
+	    json_is_true(json_object_get(state, "Running")) ? BACKEND_RUNNING : BACKEND_STOPPED;
+	st->started_at_ms = docker_time_ms(json_string_value(json_object_get(state, "StartedAt")));
 	st->restarts = json_is_integer(restarts) && json_integer_value(restarts) > 0
 			   ? (unsigned)json_integer_value(restarts)
 			   : 0;
@@ -196,6 +195,23 @@ int docker_json_is_ours(const char *body, size_t len, const char *group_id)
 
 	json_decref(j);
 	return ours;
+}
+
+int docker_json_name_taken(const char *body, size_t len, long status)
+{
+	json_t *j;
+	const char *cause;
+	int taken;
+
+	if (status == 409)
+		return 1;
+	if (status != 500)
+		return 0;
+	j = docker_parse(body, len);
+	cause = json_string_value(json_object_get(j, "cause"));
+	taken = cause != NULL && strcmp(cause, "that name is already in use") == 0;
+	json_decref(j);
+	return taken;
 }
 
 int docker_logs_demux(const char *in, size_t len, char **out, size_t *outlen)

@@ -11,9 +11,11 @@
 
 /* Per-vault limits the backend asks the engine for. */
 #define DOCKER_NOFILE 4096
-/* RLIMIT_NPROC counts every thread of the image's uid on the host, so it is
- * set high; PidsLimit is the per-container bound. */
-#define DOCKER_NPROC 65536
+/* RLIMIT_NPROC counts every thread of the image's uid on the host (all the
+ * vaults together), so it is set high; PidsLimit is the per-container bound.
+ * Both ulimits must be set (podman's defaults exceed what runc may set) and
+ * stay within the engine's own hard limits (podman 4.3 runs with 32768). */
+#define DOCKER_NPROC 32768
 #define DOCKER_PIDS 256
 #define DOCKER_LOG_MAX_SIZE "10m"
 
@@ -40,6 +42,10 @@ int docker_json_image_user(const char *body, size_t len, long *uid, long *gid);
 /* 1 when an inspect answer is a container this backend made for group_id
  * (labels ocmt.groupId and groupvault.port), else 0. */
 int docker_json_is_ours(const char *body, size_t len, const char *group_id);
+
+/* 1 when a create answer says the name is taken: Docker's 409, or podman
+ * 4's 500 whose cause is "that name is already in use". */
+int docker_json_name_taken(const char *body, size_t len, long status);
 
 /* Joins the payloads of a multiplexed log stream (8-byte frame headers:
  * stream, 0, 0, 0, size big-endian); a stream without headers (a TTY)

@@ -14,6 +14,7 @@
 #include "docker_http.h"
 #include "docker_json.h"
 #include "log.h"
+#include "vault_env.h"
 
 #define DK_TIMEOUT_MS 15000L	    /* inspect, start, remove, logs */
 #define DK_CREATE_TIMEOUT_MS 60000L /* create may unpack an image layer */
@@ -180,7 +181,7 @@ static int dk_create(struct backend *b, const struct backend_spec *s, char *id, 
 	struct docker_backend *d = b->priv;
 	char rmerr[64];
 	size_t len = 0;
-	char *body;
+	char **env, *body;
 	int rc;
 
 	if (!dk_safe(s->name, "")) {
@@ -189,7 +190,10 @@ static int dk_create(struct backend *b, const struct backend_spec *s, char *id, 
 	}
 	if (dk_prepare_dir(d, s, err, errlen) != 0)
 		return -1;
-	body = docker_json_create(s, d->image, &len);
+	/* The image sets DATA_DIR and BIND_ADDRESS; VAULT_ENV_* pass through. */
+	env = vault_env_build(s, NULL, NULL);
+	body = env != NULL ? docker_json_create(s, d->image, env, &len) : NULL;
+	vault_env_free(env); /* it held AUTH_TOKEN */
 	if (body == NULL) {
 		snprintf(err, errlen, "cannot build the create request");
 		return -1;

@@ -13,21 +13,6 @@
 #include "jalloc.h"
 #include "log.h"
 
-/* "NAME=value" into a new json string (wiped before it is freed). */
-static int docker_env_add(json_t *env, const char *name, const char *value)
-{
-	size_t n = strlen(name) + strlen(value) + 2;
-	char *kv = crypto_wipe_malloc(n);
-	int rc;
-
-	if (kv == NULL)
-		return -1;
-	snprintf(kv, n, "%s=%s", name, value);
-	rc = json_array_append_new(env, json_string(kv));
-	crypto_wipe_free(kv);
-	return rc;
-}
-
 static json_t *docker_host_config(const struct backend_spec *s)
 {
 	json_int_t mem = (json_int_t)s->memory_mb * 1024 * 1024;
@@ -46,19 +31,21 @@ static json_t *docker_host_config(const struct backend_spec *s)
 			 "max-size", DOCKER_LOG_MAX_SIZE);
 }
 
-char *docker_json_create(const struct backend_spec *s, const char *image, size_t *len)
+char *docker_json_create(const struct backend_spec *s, const char *image, char *const *env,
+			 size_t *len)
 {
-	json_t *body = NULL, *env = json_array(), *host = docker_host_config(s);
+	json_t *body = NULL, *arr = json_array(), *host = docker_host_config(s);
 	char port[16];
 	char *out = NULL;
 
 	snprintf(port, sizeof(port), "%u", s->port);
-	if (env == NULL || host == NULL || docker_env_add(env, "PORT", port) != 0 ||
-	    docker_env_add(env, "GROUP_ID", s->group_id) != 0 ||
-	    docker_env_add(env, "AUTH_TOKEN", s->auth_token) != 0)
+	if (arr == NULL || host == NULL)
 		goto done;
+	for (; *env != NULL; env++)
+		if (json_array_append_new(arr, json_string(*env)) != 0)
+			goto done;
 	/* The labels the original agent set, plus the port this vault holds. */
-	body = json_pack("{s:s, s:O, s:{s:s, s:s, s:s, s:s}, s:O}", "Image", image, "Env", env,
+	body = json_pack("{s:s, s:O, s:{s:s, s:s, s:s, s:s}, s:O}", "Image", image, "Env", arr,
 			 "Labels", "ocmt.type", "group-vault", "ocmt.groupId", s->group_id,
 			 "ocmt.groupSlug", s->slug, "groupvault.port", port, "HostConfig", host);
 	if (body != NULL)
@@ -67,7 +54,7 @@ done:
 	if (out == NULL)
 		log_err("%s: cannot build the create body", __func__);
 	json_decref(body);
-	json_decref(env);
+	json_decref(arr);
 	json_decref(host);
 	return out;
 }

@@ -19,10 +19,12 @@
 #define DOCKER_PIDS 256
 #define DOCKER_LOG_MAX_SIZE "10m"
 
-/* The POST /containers/create body for s running image (AUTH_TOKEN is in
- * it: the buffer is wipe-on-free, caller frees with crypto_wipe_free).
+/* The POST /containers/create body for s running image with the
+ * NULL-terminated "K=V" env (vault_env_build's; AUTH_TOKEN is in it: the
+ * buffer is wipe-on-free, caller frees with crypto_wipe_free).
  * *len gets its length. NULL on failure (logged). */
-char *docker_json_create(const struct backend_spec *s, const char *image, size_t *len);
+char *docker_json_create(const struct backend_spec *s, const char *image, char *const *env,
+			 size_t *len);
 
 /* Copies the "Id" of a create answer to id; 0, or -1 if absent or too long. */
 int docker_json_id(const char *body, size_t len, char *id, size_t idlen);

@@ -11,6 +11,7 @@
 #include "agent/backend.h"
 #include "agent/config.h"
 #include "agent/docker_json.h"
+#include "agent/vault_env.h"
 #include "crypto.h"
 #include "healthcheck.h"
 
@@ -39,22 +40,40 @@ static const char *str_at(json_t *j, const char *a, const char *b)
 	return json_string_value(b != NULL ? json_object_get(o, b) : o);
 }
 
+/* 1 if an Env entry starts with prefix. */
+static int env_has(json_t *env, const char *prefix)
+{
+	for (size_t i = 0; i < json_array_size(env); i++)
+		if (strncmp(json_string_value(json_array_get(env, i)), prefix, strlen(prefix)) == 0)
+			return 1;
+	return 0;
+}
+
 static void test_create_body(void **state)
 {
 	size_t len = 0;
-	char *body = docker_json_create(&spec, "groupvault:local", &len);
+	char **vars, *body;
 	json_t *j, *host, *env, *mount, *ul;
 
 	(void)state;
+	setenv("VAULT_ENV_KDF_ITERATIONS", "1", 1);
+	vars = vault_env_build(&spec, NULL, NULL);
+	unsetenv("VAULT_ENV_KDF_ITERATIONS");
+	assert_non_null(vars);
+	body = docker_json_create(&spec, "groupvault:local", vars, &len);
+	vault_env_free(vars);
 	assert_non_null(body);
 	j = parse(body, len);
 	assert_string_equal(str_at(j, "Image", NULL), "groupvault:local");
 	env = json_object_get(j, "Env");
-	assert_int_equal(json_array_size(env), 3); /* no SIGNING_KEY: the vault keeps its own */
-	assert_string_equal(json_string_value(json_array_get(env, 0)), "PORT=18811");
-	assert_string_equal(json_string_value(json_array_get(env, 1)), "GROUP_ID=g-1");
-	assert_string_equal(json_string_value(json_array_get(env, 2)),
-			    "AUTH_TOKEN=tok-0123456789abcdef");
+	assert_true(env_has(env, "PORT=18811"));
+	assert_true(env_has(env, "GROUP_ID=g-1"));
+	assert_true(env_has(env, "AUTH_TOKEN=tok-0123456789abcdef"));
+	assert_true(env_has(env, "KDF_ITERATIONS=1"));
+	/* The image sets these; the vault keeps its own signing key. */
+	assert_false(env_has(env, "DATA_DIR="));
+	assert_false(env_has(env, "BIND_ADDRESS="));
+	assert_false(env_has(env, "SIGNING_KEY="));
 	assert_string_equal(str_at(j, "Labels", "ocmt.type"), "group-vault");
 	assert_string_equal(str_at(j, "Labels", "ocmt.groupId"), "g-1");
 	assert_string_equal(str_at(j, "Labels", "ocmt.groupSlug"), "acme");

@@ -1,7 +1,9 @@
 /* agent_docker_test.c: the docker backend's JSON (create body, inspect,
  * errors, image user) and log demultiplexing; with GV_DOCKER_SOCKET set, also
  * the backend against a live engine (test_agent_docker.py runs it so). */
+#include <ftw.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -245,6 +247,26 @@ static void test_demux(void **state)
 
 /* ---- against a live engine (GV_DOCKER_SOCKET, GV_DOCKER_PORT) ---- */
 
+static char live_dir[] = "/tmp/gv-docker-test-XXXXXX";
+
+static int live_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* The test's data dir goes, also when an assertion ended the test early
+ * (its containers live in the caller's private engine store). */
+static int live_teardown(void **state)
+{
+	(void)state;
+	if (strchr(live_dir, 'X') == NULL)
+		nftw(live_dir, live_rm, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
 static void live_config(struct agent_config *cfg, const char *image)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -286,7 +308,7 @@ static void test_live_lifecycle(void **state)
 	struct agent_config cfg;
 	struct backend_spec s = spec;
 	struct backend_status st;
-	char dir[] = "/tmp/gv-docker-test-XXXXXX", data[64], db[96], id[128], id2[128], err[256];
+	char data[64], db[96], id[128], id2[128], err[256];
 	struct backend *b;
 	struct stat sb;
 	char *logs;
@@ -295,8 +317,8 @@ static void test_live_lifecycle(void **state)
 	(void)state;
 	live_config(&cfg,
 		    getenv("GV_DOCKER_IMAGE") ? getenv("GV_DOCKER_IMAGE") : "groupvault:local");
-	assert_non_null(mkdtemp(dir));
-	snprintf(data, sizeof(data), "%s/data", dir);
+	assert_non_null(mkdtemp(live_dir));
+	snprintf(data, sizeof(data), "%s/data", live_dir);
 	snprintf(db, sizeof(db), "%s/vault.db", data);
 	s.data_dir = data;
 	s.name = "gv-unit-live";
@@ -364,7 +386,7 @@ int main(void)
 	    cmocka_unit_test(test_demux),	cmocka_unit_test(test_live_no_engine),
 	};
 	const struct CMUnitTest live[] = {
-	    cmocka_unit_test(test_live_lifecycle),
+	    cmocka_unit_test_teardown(test_live_lifecycle, live_teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

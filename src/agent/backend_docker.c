@@ -65,6 +65,16 @@ static int dk_fail(struct docker_answer *a, const char *what, char *err, size_t 
 	return -1;
 }
 
+/* Masks every occurrence of secret in err. */
+static void dk_redact(char *err, const char *secret)
+{
+	size_t n = strlen(secret);
+	char *p;
+
+	while (n > 0 && (p = strstr(err, secret)) != NULL)
+		memset(p, '*', n);
+}
+
 static int dk_bad_id(const char *id, char *err, size_t errlen)
 {
 	if (dk_safe(id, ""))
@@ -112,7 +122,33 @@ static int dk_prepare_dir(struct docker_backend *d, const struct backend_spec *s
 	return 0;
 }
 
-static int dk_remove(struct backend *b, const char *id, char *err, size_t errlen);
+static int dk_remove_id(struct docker_backend *d, const char *id, char *err, size_t errlen)
+{
+	struct docker_answer a;
+	char path[320];
+
+	if (dk_bad_id(id, err, errlen) != 0)
+		return -1;
+	/* A graceful stop first, so the vault wipes its keys; then remove
+	 * (force: a restart policy may have brought it back meanwhile). */
+	snprintf(path, sizeof(path), DOCKER_API "/containers/%s/stop?t=%d", id, DK_STOP_GRACE_S);
+	if (dk_call(d, "POST", path, NULL, 0, DK_TIMEOUT_MS + DK_STOP_GRACE_S * 1000L, &a, err,
+		    errlen) != 0)
+		return -1;
+	docker_answer_free(&a);
+	snprintf(path, sizeof(path), DOCKER_API "/containers/%s?force=true", id);
+	if (dk_call(d, "DELETE", path, NULL, 0, DK_TIMEOUT_MS, &a, err, errlen) != 0)
+		return -1;
+	if (a.status != 204 && a.status != 200 && a.status != 404) /* 404: already gone */
+		return dk_fail(&a, "remove", err, errlen);
+	docker_answer_free(&a);
+	return 0;
+}
+
+static int dk_remove(struct backend *b, const char *id, char *err, size_t errlen)
+{
+	return dk_remove_id(b->priv, id, err, errlen);
+}
 
 /* POST /containers/create; a leftover container of the same name that is
  * this group's vault (an agent that died before recording it) is replaced. */
@@ -121,7 +157,7 @@ static int dk_create_container(struct docker_backend *d, const struct backend_sp
 			       size_t errlen)
 {
 	struct docker_answer a;
-	char path[320];
+	char path[320], msg[256];
 
 	for (int attempt = 0;; attempt++) {
 		snprintf(path, sizeof(path), DOCKER_API "/containers/create?name=%s", s->name);
@@ -134,8 +170,14 @@ static int dk_create_container(struct docker_backend *d, const struct backend_sp
 				snprintf(err, errlen, "the engine's create answer has no Id");
 			return rc;
 		}
-		if (!docker_json_name_taken(a.body, a.len, a.status) || attempt > 0)
-			return dk_fail(&a, "create", err, errlen);
+		if (!docker_json_name_taken(a.body, a.len, a.status) || attempt > 0) {
+			docker_json_message(a.body, a.len, a.status, msg, sizeof(msg));
+			docker_answer_free(&a);
+			snprintf(err, errlen, "create: %s", msg);
+			dk_redact(err, s->auth_token); /* in case the engine echoed the env */
+			log_err("docker: %s", err);
+			return -1;
+		}
 		docker_answer_free(&a);
 		snprintf(path, sizeof(path), DOCKER_API "/containers/%s/json", s->name);
 		if (dk_call(d, "GET", path, NULL, 0, DK_TIMEOUT_MS, &a, err, errlen) != 0)
@@ -150,8 +192,7 @@ static int dk_create_container(struct docker_backend *d, const struct backend_sp
 		}
 		docker_answer_free(&a);
 		log_warn("docker: replacing the leftover container %s", s->name);
-		struct backend tmp = {NULL, d};
-		if (dk_remove(&tmp, s->name, err, errlen) != 0)
+		if (dk_remove_id(d, s->name, err, errlen) != 0)
 			return -1;
 	}
 }
@@ -203,7 +244,7 @@ static int dk_create(struct backend *b, const struct backend_spec *s, char *id, 
 	if (rc != 0)
 		return -1;
 	if (dk_start(b, id, s, err, errlen) != 0) {
-		dk_remove(b, id, rmerr, sizeof(rmerr)); /* a vault that never ran */
+		dk_remove_id(d, id, rmerr, sizeof(rmerr)); /* a vault that never ran */
 		return -1;
 	}
 	return 0;
@@ -223,30 +264,6 @@ static int dk_stop(struct backend *b, const char *id, char *err, size_t errlen)
 		return -1;
 	if (a.status != 204 && a.status != 304) /* 304: not running */
 		return dk_fail(&a, "stop", err, errlen);
-	docker_answer_free(&a);
-	return 0;
-}
-
-static int dk_remove(struct backend *b, const char *id, char *err, size_t errlen)
-{
-	struct docker_backend *d = b->priv;
-	struct docker_answer a;
-	char path[320];
-
-	if (dk_bad_id(id, err, errlen) != 0)
-		return -1;
-	/* A graceful stop first, so the vault wipes its keys; then remove
-	 * (force: a restart policy may have brought it back meanwhile). */
-	snprintf(path, sizeof(path), DOCKER_API "/containers/%s/stop?t=%d", id, DK_STOP_GRACE_S);
-	if (dk_call(d, "POST", path, NULL, 0, DK_TIMEOUT_MS + DK_STOP_GRACE_S * 1000L, &a, err,
-		    errlen) != 0)
-		return -1;
-	docker_answer_free(&a);
-	snprintf(path, sizeof(path), DOCKER_API "/containers/%s?force=true", id);
-	if (dk_call(d, "DELETE", path, NULL, 0, DK_TIMEOUT_MS, &a, err, errlen) != 0)
-		return -1;
-	if (a.status != 204 && a.status != 200 && a.status != 404) /* 404: already gone */
-		return dk_fail(&a, "remove", err, errlen);
 	docker_answer_free(&a);
 	return 0;
 }
@@ -308,6 +325,7 @@ static void dk_destroy(struct backend *b)
 		return;
 	free(b->priv);
 	free(b);
+	docker_http_done();
 }
 
 static const struct backend_ops docker_ops = {

@@ -21,6 +21,8 @@ int docker_http_init(void)
 	return 0;
 }
 
+void docker_http_done(void) { curl_global_cleanup(); }
+
 /* Grows the answer geometrically in wipe-on-free blocks (the old block is
  * wiped when it is replaced). */
 static size_t docker_http_write(char *data, size_t size, size_t n, void *arg)

@@ -20,6 +20,8 @@ struct docker_answer {
 
 /* Once, before any thread calls docker_http_call. 0 or -1 (logged). */
 int docker_http_init(void);
+/* Pairs with each docker_http_init, after the last call. */
+void docker_http_done(void);
 
 /* method path (with DOCKER_API prefix and query) on the engine at socket,
  * with an optional JSON body, within timeout_ms. 0 when an answer came

@@ -345,8 +345,12 @@ struct backend *backend_docker_new(const struct agent_config *cfg, char *err, si
 	struct docker_backend *d = calloc(1, sizeof(*d));
 	struct docker_answer a;
 
-	if (b == NULL || d == NULL || docker_http_init() != 0) {
+	if (b == NULL || d == NULL) {
 		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (docker_http_init() != 0) {
+		snprintf(err, errlen, "cannot initialise libcurl");
 		goto fail;
 	}
 	b->ops = &docker_ops;
@@ -368,6 +372,8 @@ struct backend *backend_docker_new(const struct agent_config *cfg, char *err, si
 	docker_answer_free(&a);
 	return b;
 fail:
+	if (b != NULL && b->ops != NULL)
+		docker_http_done(); /* pairs with the init above */
 	free(d);
 	free(b);
 	return NULL;

@@ -24,6 +24,7 @@
 struct docker_backend {
 	char socket[PATH_MAX];
 	char image[256];
+	char bind[64]; /* VAULT_BIND_ADDRESS: host networking, so the host's interfaces */
 };
 
 /* Ids, names and images go into URL paths: only these bytes, no "..". */
@@ -231,8 +232,10 @@ static int dk_create(struct backend *b, const struct backend_spec *s, char *id, 
 	}
 	if (dk_prepare_dir(d, s, err, errlen) != 0)
 		return -1;
-	/* The image sets DATA_DIR and BIND_ADDRESS; VAULT_ENV_* pass through. */
-	env = vault_env_build(s, NULL, NULL);
+	/* The image sets DATA_DIR; BIND_ADDRESS is VAULT_BIND_ADDRESS (loopback by
+	 * default), since host networking puts the vault on the host's interfaces
+	 * and the image's 0.0.0.0 would expose it on all of them. */
+	env = vault_env_build(s, d->bind[0] != '\0' ? d->bind : NULL, NULL);
 	body = env != NULL ? docker_json_create(s, d->image, env, &len) : NULL;
 	vault_env_free(env); /* it held AUTH_TOKEN */
 	if (body == NULL) {
@@ -357,6 +360,7 @@ struct backend *backend_docker_new(const struct agent_config *cfg, char *err, si
 	b->priv = d;
 	snprintf(d->socket, sizeof(d->socket), "%s", cfg->docker_host);
 	snprintf(d->image, sizeof(d->image), "%s", cfg->vault_image);
+	snprintf(d->bind, sizeof(d->bind), "%s", cfg->vault_bind_address);
 	if (!dk_safe(d->image, ":/@")) {
 		snprintf(err, errlen, "VAULT_IMAGE is not an image name: %s", d->image);
 		goto fail;

@@ -21,7 +21,7 @@ const struct agent_var agent_vars[] = {
     {"AGENT_BACKEND", "process", "process (fork/exec groupvaultd) or docker (Engine API)"},
     {"VAULT_BIN", "(beside the agent)", "groupvaultd the process backend runs"},
     {"VAULT_PORT_RANGE", "18800-19799", "ports given to vaults, lowest free first"},
-    {"VAULT_BIND_ADDRESS", "127.0.0.1", "address process-backend vaults listen on"},
+    {"VAULT_BIND_ADDRESS", "127.0.0.1", "address vaults listen on (docker too: host networking)"},
     {"DOCKER_HOST", "unix:///var/run/docker.sock", "Docker Engine API socket (docker backend)"},
     {"VAULT_IMAGE", "groupvault:local", "image the docker backend runs"},
     {"VAULT_MEMORY_MB", "256", "memory limit per vault in MiB (container limit; RLIMIT_DATA for process; 0: none)"},

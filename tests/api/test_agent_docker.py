@@ -73,6 +73,8 @@ def test_agent_provisions_restarts_and_deletes_through_podman():
         env = c["Config"]["Env"]
         assert "PORT=%d" % port in env and "GROUP_ID=" + group in env
         assert not any(v.startswith("SIGNING_KEY=") for v in env)
+        # Host networking: loopback unless VAULT_BIND_ADDRESS says otherwise.
+        assert "BIND_ADDRESS=127.0.0.1" in env, env
         data = [m["Source"] for m in c["Mounts"] if m["Destination"] == "/app/data"]
         assert len(data) == 1 and data[0].startswith(a.data_dir), c["Mounts"]
         assert os.stat(data[0]).st_uid == 10001
@@ -90,7 +92,7 @@ def test_agent_provisions_restarts_and_deletes_through_podman():
         assert st.json["backend"] == "docker" and st.json["running"] is True, st
         assert st.json["healthy"] is True
         logs = a.api("GET", "/%s/logs?tail=20" % group)
-        assert logs.status == 200 and any("listening on 0.0.0.0:%d" % port in line
+        assert logs.status == 200 and any("listening on 127.0.0.1:%d" % port in line
                                           for line in logs.json["lines"]), logs
         assert not any(VAULT_TOKEN in line for line in logs.json["lines"])
 

@@ -272,6 +272,7 @@ static void live_config(struct agent_config *cfg, const char *image)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->docker_host, sizeof(cfg->docker_host), "%s", getenv("GV_DOCKER_SOCKET"));
 	snprintf(cfg->vault_image, sizeof(cfg->vault_image), "%s", image);
+	snprintf(cfg->vault_bind_address, sizeof(cfg->vault_bind_address), "127.0.0.1");
 }
 
 /* Polls the vault's /health (via the image's own probe) for up to 30 s. */
@@ -334,7 +335,7 @@ static void test_live_lifecycle(void **state)
 	assert_int_equal(b->ops->status(b, id, &st), 0);
 	assert_true(st.started_at_ms > 0);
 	assert_int_equal(b->ops->logs(b, id, 50, &logs, &len), 0);
-	assert_non_null(strstr(logs, "listening on 0.0.0.0"));
+	assert_non_null(strstr(logs, "listening on 127.0.0.1")); /* VAULT_BIND_ADDRESS */
 	assert_null(strstr(logs, s.auth_token));
 	free(logs);
 	assert_int_equal(b->ops->stop(b, id, err, sizeof(err)), 0);

@@ -64,7 +64,7 @@ SRC      := $(filter-out src/main.c,$(wildcard src/*.c))
 # link the daemon's small shared modules (COMMON) and libcurl, nothing else.
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl)
 CURL_LIBS   := $(shell pkg-config --libs libcurl)
-COMMON   := util log crypto jalloc
+COMMON   := util log crypto jalloc reqid jtext
 AGENT_SRC := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
 CLI_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 AGENT_OBJ := $(AGENT_SRC:src/%.c=build/obj/%.o) $(COMMON:%=build/obj/%.o)

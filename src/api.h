@@ -63,7 +63,8 @@ const char *api_error_text(enum api_err e);
 /* The error kind that answers a vault error (VAULT_OK -> API_OK). */
 enum api_err api_vault_err(enum vault_err e);
 
-enum api_auth { API_AUTH_NONE, API_AUTH_MGMT, API_AUTH_CAP };
+/* API_AUTH_METRICS: management, or none when METRICS_PUBLIC=1. */
+enum api_auth { API_AUTH_NONE, API_AUTH_MGMT, API_AUTH_CAP, API_AUTH_METRICS };
 
 struct cap; /* a verified capability token (token.h) */
 
@@ -92,10 +93,12 @@ struct api_resp {
 	 * goes out only once its commit is durable (the HTTP layer waits
 	 * without blocking a thread). */
 	struct vault_defer *defer;
-	/* Set instead of body by the HTTP layer for an answer already written
-	 * as text (owned, wipe-on-free: crypto_wipe_free). */
+	/* Set instead of body for an answer already written as text (owned,
+	 * wipe-on-free: crypto_wipe_free): by the HTTP layer, or by a handler
+	 * whose answer is not JSON (then with content_type). */
 	char *text;
 	size_t text_len;
+	const char *content_type; /* NULL: JSON */
 };
 
 /* Fills resp with an error; details may be NULL. */

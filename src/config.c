@@ -37,6 +37,9 @@ const struct config_var config_vars[] = {
     {"TRUST_PROXY", "0",
      "N trusted proxies in front: the client is the Nth X-Forwarded-For hop from the right"},
     {"QUIET", "0", "1: no info logs"},
+    {"LOG_FORMAT", "text", "text, or json: one JSON object per line"},
+    {"LOG_REQUESTS", "0", "1: one info line per request (route pattern, status, duration, id)"},
+    {"METRICS_PUBLIC", "0", "1: GET /metrics without x-auth-token"},
     {"SECCOMP", "1", "1: confine the running daemon with a seccomp filter (0: off, for debugging)"},
     {"AUDIT_COALESCE_SECONDS", "60",
      "window for coalescing repeated denials/not-found per token (0: one entry each)"},
@@ -150,6 +153,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("KDF_PARALLELISM", CRYPTO_KDF_MIN_LANES, CRYPTO_KDF_MAX_LANES, kdf_parallelism);
 	UINT_VAR("TRUST_PROXY", 0, 16, trust_proxy);
 	UINT_VAR("QUIET", 0, 1, quiet);
+	UINT_VAR("LOG_REQUESTS", 0, 1, log_requests);
+	UINT_VAR("METRICS_PUBLIC", 0, 1, metrics_public);
 	UINT_VAR("SECCOMP", 0, 1, seccomp);
 	UINT_VAR("AUDIT_COALESCE_SECONDS", 0, 86400, audit_coalesce);
 	UINT_VAR("UNLOCK_QUEUE", 1, LIMIT_UNLOCK_QUEUE_MAX, unlock_queue);
@@ -159,6 +164,12 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("MGMT_AUTH_WINDOW_SECONDS", 1, 86400, mgmt_auth_window);
 	UINT_VAR("UNLOCK_SHARES_WINDOW_SECONDS", 1, 86400, unlock_shares_window);
 #undef UINT_VAR
+	if (strcmp(config_get("LOG_FORMAT"), "text") != 0 &&
+	    strcmp(config_get("LOG_FORMAT"), "json") != 0) {
+		snprintf(err, errlen, "LOG_FORMAT must be text or json");
+		return -1;
+	}
+	cfg->log_json = strcmp(config_get("LOG_FORMAT"), "json") == 0;
 	/* A per-address cap above the total cap means the total cap. */
 	if (cfg->max_connections_per_ip > cfg->max_connections)
 		cfg->max_connections_per_ip = cfg->max_connections;

@@ -36,6 +36,9 @@ struct config {
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
 	int quiet;
+	int log_json;	    /* LOG_FORMAT=json */
+	int log_requests;   /* one info line per request */
+	int metrics_public; /* GET /metrics without x-auth-token */
 	int seccomp; /* SECCOMP: enter the sandbox once serving */
 
 	unsigned unlock_queue;		    /* unlocks admitted at once (running + waiting) */

@@ -23,7 +23,9 @@
 #include "jalloc.h"
 #include "limit.h"
 #include "log.h"
+#include "metrics.h"
 #include "redact.h"
+#include "reqid.h"
 #include "routes.h"
 #include "token.h"
 #include "util.h"
@@ -50,6 +52,10 @@ enum { DEFER_NONE, DEFER_WAITING, DEFER_OK, DEFER_FAILED };
 struct http_sock {
 	struct conn_slot *slot; /* NULL if the table was full */
 	size_t uri_len;		/* the request target as sent, query included */
+	/* The current request: its id (X-Request-Id), start and status sent. */
+	uint64_t start_ns;
+	int status;
+	char rid[REQID_MAX + 1];
 };
 
 /* Per-request state, created when the head is complete. Everything that
@@ -89,6 +95,7 @@ static struct http_sock *http_sock_of(struct MHD_Connection *c)
 static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp, int close_after)
 {
 	static char oom[] = "{\"error\":\"Internal error\"}";
+	struct http_sock *hs = http_sock_of(c);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char *text = NULL;
@@ -115,7 +122,11 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 		crypto_wipe_free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+	MHD_add_response_header(r, "Content-Type",
+				resp->content_type ? resp->content_type
+						   : "application/json; charset=utf-8");
+	if (hs != NULL && hs->rid[0] != '\0')
+		MHD_add_response_header(r, "X-Request-Id", hs->rid);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (close_after)
@@ -127,6 +138,8 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 	}
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
+	if (hs != NULL && ret == MHD_YES)
+		hs->status = resp->status;
 	return ret;
 }
 
@@ -407,9 +420,12 @@ static enum api_err http_route(struct http_conn *hc, const char *url, const char
 static enum api_err http_auth(struct http *h, struct MHD_Connection *c, struct http_conn *hc,
 			      unsigned *retry)
 {
+	enum api_auth auth = hc->rt->auth;
 	const char *t;
 
-	if (hc->rt->auth == API_AUTH_MGMT) {
+	if (auth == API_AUTH_METRICS)
+		auth = h->cfg->metrics_public ? API_AUTH_NONE : API_AUTH_MGMT;
+	if (auth == API_AUTH_MGMT) {
 		*retry = vault_auth_blocked(h->v, hc->ip);
 		if (*retry > 0)
 			return API_AUTH_LIMIT;
@@ -419,7 +435,7 @@ static enum api_err http_auth(struct http *h, struct MHD_Connection *c, struct h
 			vault_auth_failed(h->v, hc->ip);
 			return API_UNAUTHORIZED;
 		}
-	} else if (hc->rt->auth == API_AUTH_CAP) {
+	} else if (auth == API_AUTH_CAP) {
 		t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-capability-token");
 		if (t == NULL || t[0] == '\0')
 			return API_TOKEN_REQUIRED;
@@ -441,6 +457,12 @@ static enum MHD_Result http_head(struct http *h, struct MHD_Connection *c, struc
 	enum api_err e;
 
 	atomic_store_explicit(&h->last_request, util_mono_ms(), memory_order_relaxed);
+	if (hs != NULL) {
+		hs->start_ns = metrics_now_ns();
+		hs->status = 0;
+		reqid_take(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-request-id"), hs->rid);
+		reqid_set(hs->rid);
+	}
 	why = http_frame_check(h, c, method, version, &body);
 	if (why != NULL)
 		return http_error(c, API_BAD_HEADER, why, 1);
@@ -535,9 +557,9 @@ static enum MHD_Result http_run(struct http *h, struct MHD_Connection *c, struct
 	return ret;
 }
 
-static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
-				   const char *method, const char *version, const char *upload_data,
-				   size_t *upload_size, void **con_cls)
+static enum MHD_Result http_access_one(void *cls, struct MHD_Connection *c, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	struct http *h = cls;
 	struct http_conn *hc = *con_cls;
@@ -570,6 +592,40 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 	return http_run(h, c, hc, method);
 }
 
+/* Runs every step of a request with its id as the thread's current one
+ * (audit entries and log lines made meanwhile carry it). */
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_size, void **con_cls)
+{
+	struct http_sock *hs = http_sock_of(c);
+	enum MHD_Result r;
+
+	reqid_set(hs != NULL && *con_cls != NULL ? hs->rid : NULL);
+	r = http_access_one(cls, c, url, method, version, upload_data, upload_size, con_cls);
+	reqid_set(NULL);
+	return r;
+}
+
+/* A request answered: counted by route pattern and status class, and
+ * logged with LOG_REQUESTS=1 (the pattern, never the path). */
+static void http_account(struct http *h, struct http_sock *hs, const struct route *rt)
+{
+	uint64_t ns;
+
+	if (hs == NULL || hs->start_ns == 0 || hs->status == 0)
+		return;
+	ns = metrics_now_ns() - hs->start_ns;
+	metrics_request(rt != NULL ? (unsigned)(rt - routes) : METRICS_UNMATCHED, hs->status, ns);
+	if (h->cfg->log_requests) {
+		reqid_set(hs->rid);
+		log_request(rt != NULL ? rt->method : "-", rt != NULL ? rt->pattern : "unmatched",
+			    hs->status, (double)ns / 1e6);
+		reqid_set(NULL);
+	}
+	hs->start_ns = 0;
+}
+
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			   enum MHD_RequestTerminationCode toe)
 {
@@ -582,6 +638,7 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		conn_request_done(h->conns, hs->slot);
 	if (hc == NULL)
 		return;
+	http_account(h, hs, hc->rt);
 	if (hc->defer != NULL) /* the client left while its read was parked */
 		vault_defer_free(hc->defer);
 	if (hc->parked) /* its answer is sent, or the client is gone */
@@ -617,6 +674,8 @@ static void http_sock_event(void *cls, struct MHD_Connection *c, void **socket_c
 			salen = sizeof(struct sockaddr_in6);
 		hs = calloc(1, sizeof(*hs));
 		*socket_context = hs;
+		if (hs != NULL)
+			metrics_conn(1);
 		if (hs == NULL || fd == NULL) {
 			/* No way to track it: it does not stay. */
 			if (fd != NULL)
@@ -628,6 +687,8 @@ static void http_sock_event(void *cls, struct MHD_Connection *c, void **socket_c
 	}
 	if (hs != NULL && hs->slot != NULL)
 		conn_close(h->conns, hs->slot);
+	if (hs != NULL)
+		metrics_conn(-1);
 	free(hs);
 	*socket_context = NULL;
 }

@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_quiet(cfg.quiet);
+	log_set_json(cfg.log_json);
 	/* Few malloc arenas: every thread does short allocations, and per-thread
 	 * arenas only add resident memory. */
 	mallopt(M_ARENA_MAX, 2);

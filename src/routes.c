@@ -544,6 +544,8 @@ const struct route routes[] = {
      "create or update a secret"},
     {"DELETE", "/secrets/:key", h_secret_delete, API_AUTH_CAP, LIMIT_ROUTE_BODY_SMALL,
      "delete a secret"},
+    {"GET", "/metrics", h_metrics, API_AUTH_METRICS, 0,
+     "Prometheus text: requests, audit, commits, unlocks, caches, process"},
     {NULL, NULL, NULL, API_AUTH_NONE, 0, NULL},
 };
 
@@ -641,7 +643,7 @@ int routes_split(char *path, char **segs, size_t *lens, size_t max, size_t *nseg
 
 void routes_print(FILE *out)
 {
-	static const char *auth[] = {"public", "management", "capability"};
+	static const char *auth[] = {"public", "management", "capability", "mgmt|public"};
 
 	for (const struct route *r = routes; r->method != NULL; r++)
 		fprintf(out, "%-7s %-22s %-11s %s\n", r->method, r->pattern, auth[r->auth],

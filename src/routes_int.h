@@ -34,4 +34,8 @@ void h_shares_cancel(struct vault *v, const struct config *cfg, const struct api
 void h_unlock(struct vault *v, const struct config *cfg, const struct api_req *req,
 	      struct api_resp *resp);
 
+/* routes_ops.c */
+void h_metrics(struct vault *v, const struct config *cfg, const struct api_req *req,
+	       struct api_resp *resp);
+
 #endif

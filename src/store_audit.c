@@ -157,6 +157,10 @@ static int store_audit_head(struct store_tx *tx)
 	h->dirty = 0;
 	if (tx->st->sunk < 0)
 		tx->st->sunk = h->seq; /* push only what is written from now on */
+	if (!tx->st->counted_set) {
+		tx->st->counted = h->seq;
+		tx->st->counted_set = 1;
+	}
 	return 0;
 }
 

@@ -112,6 +112,10 @@ struct store {
 	void *sink_ctx;
 	int64_t sunk;
 	int sink_failing;
+	/* The head seq at the last commit counted for GET /metrics (set when
+	 * the head is first read). Writer only. */
+	int64_t counted;
+	int counted_set;
 	/* Parked requests' work, appended and committed by the committer
 	 * thread so that no request thread waits on an fsync. */
 	pthread_t committer;

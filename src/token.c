@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "enc.h"
 #include "limit.h"
+#include "metrics.h"
 
 unsigned token_perm(const char *name)
 {
@@ -188,6 +189,7 @@ struct cap *token_verify_cached(struct token_cache *tc, const unsigned char *key
 		c->refs++;
 	}
 	pthread_mutex_unlock(&tc->mu);
+	metrics_add(c != NULL ? METRICS_TOKEN_CACHE_HIT : METRICS_TOKEN_CACHE_MISS, 1);
 	if (c != NULL)
 		return c;
 	c = token_verify(key, keylen, tok, len);

@@ -11,6 +11,7 @@
 #include "enc.h"
 #include "jtext.h"
 #include "log.h"
+#include "reqid.h"
 #include "util.h"
 
 /* The store's MAC function: HMAC-SHA256 under the mac key, while a
@@ -92,6 +93,8 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 			       const char *sealed)
 {
 	const char *user = ev->user ? ev->user : "system", *ip = ev->ip ? ev->ip : "";
+	/* The request being served on this thread (X-Request-Id), if any. */
+	const char *rid = reqid_get();
 	char ts[32], *text;
 	struct jtext t;
 	size_t cap;
@@ -100,7 +103,8 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 	      JTEXT_STR_MAX(strlen(ev->action)) + JTEXT_STR_MAX(strlen(user)) +
 	      JTEXT_STR_MAX(strlen(ip)) +
 	      (ev->target_user ? JTEXT_STR_MAX(strlen(ev->target_user)) + 20 : 0) +
-	      (ev->error ? JTEXT_STR_MAX(strlen(ev->error)) + 12 : 0);
+	      (ev->error ? JTEXT_STR_MAX(strlen(ev->error)) + 12 : 0) +
+	      (rid ? JTEXT_STR_MAX(strlen(rid)) + 16 : 0);
 	if ((text = malloc(cap)) == NULL)
 		return NULL;
 	util_iso8601(util_now_ms(), ts, sizeof(ts));
@@ -129,6 +133,8 @@ static char *vault_audit_write(struct vault *v, const struct vault_audit_ev *ev,
 		jtext_raw(&t, sealed, strlen(sealed));
 		jtext_raw(&t, "\"", 1);
 	}
+	if (rid != NULL)
+		vault_audit_field(&t, "requestId", rid);
 	jtext_raw(&t, "}", 1);
 	if (jtext_end(&t) != 0) {
 		log_err("%s: entry larger than its bound", __func__);

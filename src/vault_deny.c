@@ -4,10 +4,12 @@
  * must never drop a count: every one is written at window end, lock or exit. */
 #include "vault_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "reqid.h"
 #include "util.h"
 
 #define VAULT_DENY_SLOTS 256
@@ -83,13 +85,21 @@ static int vault_deny_append(struct vault *v, const char *text, const unsigned c
 }
 
 /* Writes a slot's counted repeats as one entry (no name: repeats may have
- * named different secrets). */
+ * named different secrets; no requestId: they were many requests, and the
+ * one running now, if any, is not among them). */
 static void vault_deny_write(struct vault *v, const struct vault_deny_slot *s)
 {
 	struct vault_audit_ev ev = {s->action, s->user, s->ip, NULL, 0, NULL, s->error, 0, NULL};
 	unsigned char id[CRYPTO_HASH_LEN];
 	int has_id;
-	char *text = vault_audit_text_n(v, NULL, &ev, s->pending, id, &has_id);
+	char rid[REQID_MAX + 1];
+	const char *cur = reqid_get();
+	char *text;
+
+	snprintf(rid, sizeof(rid), "%s", cur != NULL ? cur : "");
+	reqid_set(NULL);
+	text = vault_audit_text_n(v, NULL, &ev, s->pending, id, &has_id);
+	reqid_set(rid);
 
 	if (vault_deny_append(v, text, NULL) != 0)
 		log_warn("%s: could not audit %lld coalesced %s", __func__, (long long)s->pending,

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 
+#include "metrics.h"
 #include "rowcache.h"
 
 int vault_row_read(struct vault *v, const unsigned char id[CRYPTO_HASH_LEN], int64_t *version,
@@ -17,8 +18,11 @@ int vault_row_read(struct vault *v, const unsigned char id[CRYPTO_HASH_LEN], int
 	uint64_t gen;
 	int found;
 
-	if (rowcache_get(v->rows, id, version, rec, len))
+	if (rowcache_get(v->rows, id, version, rec, len)) {
+		metrics_add(METRICS_ROW_CACHE_HIT, 1);
 		return 0;
+	}
+	metrics_add(METRICS_ROW_CACHE_MISS, 1);
 	gen = rowcache_gen(v->rows);
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return -1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "enc.h"
+#include "metrics.h"
 #include "regcache.h"
 #include "token.h"
 #include "util.h"
@@ -155,8 +156,11 @@ static enum vault_err vault_token_registry(struct vault *v, const struct vault_k
 	uint64_t gen;
 	int r, fnrc;
 
-	if (regcache_get(v->tokens, id, stored, expires))
+	if (regcache_get(v->tokens, id, stored, expires)) {
+		metrics_add(METRICS_REGISTRY_CACHE_HIT, 1);
 		return VAULT_OK;
+	}
+	metrics_add(METRICS_REGISTRY_CACHE_MISS, 1);
 	gen = regcache_gen(v->tokens);
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return VAULT_STORE_FAILED;

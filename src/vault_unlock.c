@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
+#include "reqid.h"
 #include "util.h"
 
 /* Before any unlock has been timed: a 64 MiB, 3-pass derivation on a slow
@@ -38,6 +40,7 @@ struct vault_unlock_job {
 	enum vault_err err;
 	long long count;
 	char why[256]; /* what a refused migration named */
+	char rid[REQID_MAX + 1]; /* the request's id, for its audit entries */
 };
 
 struct vault_unlockq {
@@ -115,6 +118,17 @@ static void vault_unlock_settle(struct vault_unlockq *q, const struct vault_unlo
 	}
 }
 
+/* Counts an unlock's outcome for GET /metrics. */
+static void vault_unlock_count(enum vault_err e)
+{
+	metrics_add(e == VAULT_OK		? METRICS_UNLOCK_OK
+		    : e == VAULT_BAD_PASSWORD	? METRICS_UNLOCK_WRONG_PASSWORD
+		    : e == VAULT_UNLOCK_LIMIT	? METRICS_UNLOCK_RATE_LIMITED
+		    : e == VAULT_KDF_BUSY	? METRICS_UNLOCK_BUSY
+						: METRICS_UNLOCK_FAILED,
+		    1);
+}
+
 /* Runs one job on the queue's thread and answers it; j may be freed by the
  * waiting side as soon as done is called. */
 static void vault_unlock_job_run(struct vault *v, struct vault_unlock_job *j, int stopping)
@@ -132,7 +146,9 @@ static void vault_unlock_job_run(struct vault *v, struct vault_unlock_job *j, in
 		/* the ones ahead spent the budget while this one waited */
 		j->err = VAULT_UNLOCK_LIMIT;
 	} else {
+		reqid_set(j->rid);
 		j->err = vault_unlock_run(v, j->pw, j->pwlen, &who, &j->count);
+		reqid_set(NULL);
 		if (j->err == VAULT_BAD_LEGACY)
 			snprintf(j->why, sizeof(j->why), "%s", vault_migrate_why());
 		vault_unlock_settle(q, j);
@@ -142,6 +158,7 @@ static void vault_unlock_job_run(struct vault *v, struct vault_unlock_job *j, in
 	}
 	crypto_secure_free(j->pw, j->pwlen + 1);
 	j->pw = NULL;
+	vault_unlock_count(j->err);
 	rc = j->err == VAULT_OK ? 0 : -1;
 	pthread_mutex_lock(&q->mu);
 	j->state = JOB_FINISHED;
@@ -279,8 +296,10 @@ enum vault_err vault_unlock_prepare(struct vault *v, const char *pw, size_t pwle
 		return VAULT_NOT_INIT;
 	vault_unlock_key(who, key, sizeof(key));
 	*retry_after = vault_unlock_limited(v->unlockq, key, util_mono_ms());
-	if (*retry_after > 0)
+	if (*retry_after > 0) {
+		vault_unlock_count(VAULT_UNLOCK_LIMIT);
 		return VAULT_UNLOCK_LIMIT;
+	}
 	j = calloc(1, sizeof(*j));
 	d = calloc(1, sizeof(*d));
 	if (j == NULL || d == NULL || (j->pw = crypto_secure_alloc(pwlen + 1)) == NULL ||
@@ -297,8 +316,10 @@ enum vault_err vault_unlock_prepare(struct vault *v, const char *pw, size_t pwle
 	j->state = JOB_FINISHED; /* not admitted: nothing to give back */
 	snprintf(j->ip, sizeof(j->ip), "%s", who->ip);
 	memcpy(j->key, key, sizeof(key));
+	snprintf(j->rid, sizeof(j->rid), "%s", reqid_get() != NULL ? reqid_get() : "");
 	err = vault_unlock_admit(v, j, retry_after);
 	if (err != VAULT_OK) {
+		vault_unlock_count(err);
 		vault_unlock_job_free(j);
 		free(d);
 		return err;

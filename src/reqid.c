@@ -1,0 +1,59 @@
+/* reqid.c: request ids (see reqid.h). A client's id is used only when it is
+ * short and of a plain alphabet, so it can go into logs, headers and audit
+ * entries as is; it must never widen that alphabet. */
+#include "reqid.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
+
+static _Thread_local char reqid_cur[REQID_MAX + 1];
+
+int reqid_valid(const char *s, size_t n)
+{
+	if (s == NULL || n == 0 || n > REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int reqid_take(const char *sent, char out[REQID_MAX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	static _Atomic unsigned long long fallback;
+	unsigned char r[REQID_GEN_LEN / 2];
+	size_t n = sent != NULL ? strnlen(sent, REQID_MAX + 1) : 0;
+
+	if (reqid_valid(sent, n)) {
+		memcpy(out, sent, n);
+		out[n] = '\0';
+		return 0;
+	}
+	if (crypto_random(r, sizeof(r)) != 0) { /* logged there */
+		snprintf(out, REQID_MAX + 1, "%016llx", ++fallback);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[REQID_GEN_LEN] = '\0';
+	return 0;
+}
+
+void reqid_set(const char *id)
+{
+	size_t n = id != NULL ? strnlen(id, REQID_MAX) : 0;
+
+	memcpy(reqid_cur, id != NULL ? id : "", n);
+	reqid_cur[n] = '\0';
+}
+
+const char *reqid_get(void) { return reqid_cur[0] != '\0' ? reqid_cur : NULL; }

@@ -5,7 +5,8 @@
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev"
 # podman + runc: the image and docker-backend tests (skipped where absent).
-test_pkgs="libcmocka-dev python3 curl mandoc podman runc"
+# python3-prometheus-client: test_metrics.py parses /metrics with it.
+test_pkgs="libcmocka-dev python3 curl mandoc podman runc python3-prometheus-client"
 fuzz_pkgs="clang"
 case "${1:-build}" in
 build) want="$build" ;;

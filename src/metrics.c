@@ -18,11 +18,11 @@
 #define METRICS_CLASSES 5 /* 1xx .. 5xx */
 
 /* Bucket bounds in ns (request and COMMIT durations) and in writes. */
-static const uint64_t metrics_dur_le[] = {
-    500000,    1000000,	  2500000,    5000000,	  10000000,   25000000,	  50000000,
-    100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000};
-static const uint64_t metrics_fsync_le[] = {100000,   250000,	500000,	   1000000,  2500000,
-					    5000000,  10000000, 25000000,  50000000, 100000000,
+static const uint64_t metrics_dur_le[] = {500000,     1000000,	  2500000,    5000000,	  10000000,
+					  25000000,   50000000,	  100000000,  250000000,  500000000,
+					  1000000000, 2500000000, 5000000000, 10000000000};
+static const uint64_t metrics_fsync_le[] = {100000,    250000,	  500000,    1000000,  2500000,
+					    5000000,   10000000,  25000000,  50000000, 100000000,
 					    250000000, 500000000, 1000000000};
 static const uint64_t metrics_batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
@@ -51,8 +51,8 @@ static _Thread_local struct metrics_shard *metrics_mine;
 static struct metrics_shard *metrics_shard(void)
 {
 	if (metrics_mine == NULL)
-		metrics_mine = &metrics_shards[atomic_fetch_add_explicit(
-						   &metrics_next_shard, 1, memory_order_relaxed) %
+		metrics_mine = &metrics_shards[atomic_fetch_add_explicit(&metrics_next_shard, 1,
+									 memory_order_relaxed) %
 					       METRICS_SHARDS];
 	return metrics_mine;
 }
@@ -129,7 +129,7 @@ struct metrics_text {
 };
 
 static void metrics_printf(struct metrics_text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void metrics_printf(struct metrics_text *t, const char *fmt, ...)
 {
@@ -228,8 +228,9 @@ static void metrics_render_requests(struct metrics_text *t, unsigned nroutes)
 		for (unsigned c = 0; c < METRICS_CLASSES; c++) {
 			uint64_t n = METRICS_SUM(req[r][c]);
 			if (n > 0)
-				metrics_printf(t, "groupvault_http_requests_total{%s,code=\"%uxx\"} %llu\n",
-					       labels, c + 1, (unsigned long long)n);
+				metrics_printf(
+				    t, "groupvault_http_requests_total{%s,code=\"%uxx\"} %llu\n",
+				    labels, c + 1, (unsigned long long)n);
 		}
 	}
 	metrics_head(t, "groupvault_http_request_duration_seconds", "histogram",
@@ -270,8 +271,8 @@ static void metrics_render_store(struct metrics_text *t)
 		     METRICS_SUM(batch_sum), 1);
 	metrics_head(t, "groupvault_commit_fsync_duration_seconds", "histogram",
 		     "Time of each batch's COMMIT, its WAL fsync included.");
-	metrics_hist(t, "groupvault_commit_fsync_duration_seconds", "", metrics_fsync_le, NFSYNC,
-		     f, METRICS_SUM(fsync_sum), 1e-9);
+	metrics_hist(t, "groupvault_commit_fsync_duration_seconds", "", metrics_fsync_le, NFSYNC, f,
+		     METRICS_SUM(fsync_sum), 1e-9);
 }
 
 static void metrics_render_counters(struct metrics_text *t)
@@ -281,7 +282,8 @@ static void metrics_render_counters(struct metrics_text *t)
 		enum metrics_counter c;
 	} rows[] = {
 	    {"groupvault_unlocks_total", "result=\"ok\"", METRICS_UNLOCK_OK},
-	    {"groupvault_unlocks_total", "result=\"wrong_password\"", METRICS_UNLOCK_WRONG_PASSWORD},
+	    {"groupvault_unlocks_total", "result=\"wrong_password\"",
+	     METRICS_UNLOCK_WRONG_PASSWORD},
 	    {"groupvault_unlocks_total", "result=\"rate_limited\"", METRICS_UNLOCK_RATE_LIMITED},
 	    {"groupvault_unlocks_total", "result=\"busy\"", METRICS_UNLOCK_BUSY},
 	    {"groupvault_unlocks_total", "result=\"failed\"", METRICS_UNLOCK_FAILED},
@@ -328,8 +330,8 @@ static void metrics_render_gauges(struct metrics_text *t, const struct metrics_g
 	if (g->secrets >= 0)
 		metrics_gauge(t, "groupvault_secrets", "Secrets stored.", (double)g->secrets);
 	if (g->tokens >= 0)
-		metrics_gauge(t, "groupvault_tokens", "Capability tokens neither revoked nor expired.",
-			      (double)g->tokens);
+		metrics_gauge(t, "groupvault_tokens",
+			      "Capability tokens neither revoked nor expired.", (double)g->tokens);
 	metrics_gauge(t, "groupvault_http_open_connections", "Client connections open.",
 		      (double)conns);
 	metrics_head(t, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");
@@ -340,7 +342,8 @@ static void metrics_render_gauges(struct metrics_text *t, const struct metrics_g
 	if (g->open_fds >= 0)
 		metrics_gauge(t, "process_open_fds", "Open file descriptors.", (double)g->open_fds);
 	if (g->max_fds >= 0)
-		metrics_gauge(t, "process_max_fds", "The file descriptor limit.", (double)g->max_fds);
+		metrics_gauge(t, "process_max_fds", "The file descriptor limit.",
+			      (double)g->max_fds);
 }
 
 char *metrics_render(const struct metrics_gauges *g, size_t *len)

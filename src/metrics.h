@@ -19,8 +19,8 @@ enum metrics_counter {
 	METRICS_UNLOCK_OK,
 	METRICS_UNLOCK_WRONG_PASSWORD,
 	METRICS_UNLOCK_RATE_LIMITED,
-	METRICS_UNLOCK_BUSY, /* KDF_BUSY: queue full or turn too far off */
-	METRICS_UNLOCK_FAILED,	/* any other refusal (integrity, migration, store) */
+	METRICS_UNLOCK_BUSY,	 /* KDF_BUSY: queue full or turn too far off */
+	METRICS_UNLOCK_FAILED,	 /* any other refusal (integrity, migration, store) */
 	METRICS_TOKEN_CACHE_HIT, /* verified-token cache */
 	METRICS_TOKEN_CACHE_MISS,
 	METRICS_REGISTRY_CACHE_HIT, /* token registry cache */
@@ -33,10 +33,10 @@ enum metrics_counter {
 /* What a scrape reads outside these counters (filled by the caller). */
 struct metrics_gauges {
 	int initialized, unlocked;
-	unsigned session_left; /* seconds */
-	long long secrets;     /* rows; -1 unknown */
-	long long tokens;      /* live registry rows; -1 unknown */
-	double cpu_seconds;    /* user + system */
+	unsigned session_left;			/* seconds */
+	long long secrets;			/* rows; -1 unknown */
+	long long tokens;			/* live registry rows; -1 unknown */
+	double cpu_seconds;			/* user + system */
 	long long rss_bytes, open_fds, max_fds; /* -1 unknown */
 };
 

@@ -54,8 +54,8 @@ long long procstat_open_fds(void)
 	if (max < 0 || max > PROCSTAT_FD_CAP)
 		max = PROCSTAT_FD_CAP;
 	for (long long base = 0; base < max; base += PROCSTAT_POLL_BLOCK) {
-		nfds_t n = (nfds_t)(max - base < PROCSTAT_POLL_BLOCK ? max - base
-								      : PROCSTAT_POLL_BLOCK);
+		nfds_t n =
+		    (nfds_t)(max - base < PROCSTAT_POLL_BLOCK ? max - base : PROCSTAT_POLL_BLOCK);
 		for (nfds_t i = 0; i < n; i++) {
 			p[i].fd = (int)(base + (long long)i);
 			p[i].events = 0;

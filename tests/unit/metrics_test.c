@@ -17,7 +17,8 @@
 static unsigned route_index(const char *method, const char *pattern)
 {
 	for (unsigned i = 0; routes[i].method != NULL; i++)
-		if (strcmp(routes[i].method, method) == 0 && strcmp(routes[i].pattern, pattern) == 0)
+		if (strcmp(routes[i].method, method) == 0 &&
+		    strcmp(routes[i].pattern, pattern) == 0)
 			return i;
 	fail_msg("no route %s %s", method, pattern);
 	return 0;
@@ -25,8 +26,8 @@ static unsigned route_index(const char *method, const char *pattern)
 
 static char *render(void)
 {
-	struct metrics_gauges g = {.secrets = 3, .tokens = -1, .rss_bytes = -1,
-				   .open_fds = 7, .max_fds = -1};
+	struct metrics_gauges g = {
+	    .secrets = 3, .tokens = -1, .rss_bytes = -1, .open_fds = 7, .max_fds = -1};
 	size_t len = 0;
 	char *t = metrics_render(&g, &len);
 
@@ -41,7 +42,8 @@ static double value(const char *text, const char *series)
 {
 	size_t n = strlen(series);
 
-	for (const char *p = text; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+	for (const char *p = text; p != NULL && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (strncmp(p, series, n) == 0 && p[n] == ' ')
 			return strtod(p + n + 1, NULL);
 	return -1;
@@ -205,7 +207,8 @@ static void test_gauges_and_format(void **state)
 		size_t n = strcspn(q, "\"");
 		int known = n == 9 && strncmp(q, "unmatched", 9) == 0;
 		for (unsigned i = 0; !known && routes[i].method != NULL; i++)
-			known = strlen(routes[i].pattern) == n && strncmp(q, routes[i].pattern, n) == 0;
+			known =
+			    strlen(routes[i].pattern) == n && strncmp(q, routes[i].pattern, n) == 0;
 		assert_true(known);
 	}
 	metrics_conn(-1);

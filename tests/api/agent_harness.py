@@ -19,13 +19,38 @@ AGENT_TOKEN = "agent-test-token-0123456789"
 VAULT_TOKEN = "vault-test-token-0123456789"
 
 
+def _ephemeral():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port):
+    import socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+            return True
+        except OSError:
+            return False
+
+
 def port_range(n=40):
-    """A block of n ports nobody listens on now (the agent re-checks each)."""
-    for _ in range(50):
-        base = free_port()
-        if base + n < 65000:
+    """A block of n ports nobody listens on now, outside the kernel's
+    ephemeral range (where any client's socket could take one meanwhile)."""
+    import random
+    elo, ehi = _ephemeral()
+    spans = [(s, e) for s, e in ((10000, elo - 1), (ehi + 1, 65000)) if e - s > n * 4]
+    for _ in range(200):
+        s, e = random.choice(spans)
+        base = random.randrange(s, e - n)
+        if all(_bindable(p) for p in range(base, base + n)):
             return base, base + n - 1
-    raise RuntimeError("no port range")
+    raise RuntimeError("no free port range")
 
 
 class Agent:

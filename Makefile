@@ -45,7 +45,7 @@ clean:
 
 else
 
-PKGS     := libmicrohttpd libcrypto libargon2 sqlite3 jansson libseccomp
+PKGS     := libmicrohttpd libcrypto libargon2 sqlite3 jansson libseccomp gnutls
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla -Wnull-dereference

@@ -3,7 +3,7 @@
 # installed. As root it runs apt-get; otherwise it prints the one command to run.
 # Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev"
+build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev libgnutls28-dev"
 # podman + runc: the image and docker-backend tests (skipped where absent).
 # python3-prometheus-client: test_metrics.py parses /metrics with it.
 test_pkgs="libcmocka-dev python3 curl mandoc podman runc python3-prometheus-client"

@@ -35,6 +35,8 @@ struct config {
 	unsigned trust_proxy;	 /* proxies in front (X-Forwarded-For hops) */
 	unsigned audit_coalesce; /* seconds a denial window lasts; 0: no coalescing */
 	char audit_sink[1024];	 /* "" none, a file path, or "syslog:<facility>" */
+	char tls_cert_file[1024]; /* "" plain HTTP; else PEM chain, with tls_key_file */
+	char tls_key_file[1024];
 	int quiet;
 	int log_json;	    /* LOG_FORMAT=json */
 	int log_requests;   /* one info line per request */

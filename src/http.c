@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +28,7 @@
 #include "redact.h"
 #include "reqid.h"
 #include "routes.h"
+#include "tls.h"
 #include "token.h"
 #include "util.h"
 #include "vault.h"
@@ -807,6 +809,18 @@ int http_serve(struct http *h)
 		flags |= MHD_USE_IPv6;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
+	/* HTTPS (tls.c): each handshake asks tls.c for the current pair. */
+	struct MHD_OptionItem tls[] = {
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_cert_callback()},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES},
+	    {MHD_OPTION_END, 0, NULL}};
+	if (!tls_enabled())
+		tls[0].option = MHD_OPTION_END;
+	else if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		log_err("http: this libmicrohttpd was built without TLS");
+		return -1;
+	} else
+		flags |= MHD_USE_TLS;
 	/* The logger goes first so that no option's message escapes it. The
 	 * daemon takes the socket over (and closes it at stop). */
 	h->d = MHD_start_daemon(
@@ -817,7 +831,8 @@ int http_serve(struct http *h)
 	    cfg->max_connections_per_ip * 2 + 16, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_sock_event, h, MHD_OPTION_URI_LOG_CALLBACK,
-	    http_uri_seen, h, MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL, MHD_OPTION_END);
+	    http_uri_seen, h, MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL,
+	    MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (h->d == NULL) {
 		log_err("http: cannot serve on %s:%u", cfg->bind_address, cfg->port);
 		return -1;

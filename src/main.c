@@ -16,8 +16,10 @@
 #include "http.h"
 #include "jalloc.h"
 #include "log.h"
+#include "notify.h"
 #include "routes.h"
 #include "sandbox.h"
+#include "tls.h"
 #include "util.h"
 #include "vault.h"
 
@@ -117,6 +119,11 @@ int main(int argc, char **argv)
 	}
 	log_set_quiet(cfg.quiet);
 	log_set_json(cfg.log_json);
+	if (cfg.tls_cert_file[0] != '\0' &&
+	    tls_load(cfg.tls_cert_file, cfg.tls_key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "groupvaultd: %s\n", err);
+		return 2;
+	}
 	/* Few malloc arenas: every thread does short allocations, and per-thread
 	 * arenas only add resident memory. */
 	mallopt(M_ARENA_MAX, 2);
@@ -130,6 +137,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* reload the TLS pair */
 #ifdef GV_FAULT_INJECTION
 	sigaddset(&set, SIGUSR2);
 #endif
@@ -142,7 +150,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	h = http_listen(&cfg, v);
-	if (h == NULL) {
+	if (h == NULL || notify_open() != 0) {
+		http_stop(h);
 		vault_free(v);
 		return 1;
 	}
@@ -162,12 +171,20 @@ int main(int argc, char **argv)
 	}
 	log_info("groupvaultd %s listening on %s:%u (group %s, data %s)", GV_VERSION,
 		 cfg.bind_address, cfg.port, cfg.group_id, cfg.data_dir);
-	while ((sig = main_wait(&set, h, v)) < 0)
-		;
+	notify_send("READY=1");
+	while ((sig = main_wait(&set, h, v)) < 0 || sig == SIGHUP)
+		if (sig == SIGHUP) {
+			notify_send("RELOADING=1");
+			tls_reload();
+			notify_send("READY=1");
+		}
+	notify_send("STOPPING=1");
 	log_info("signal %d: shutting down", sig);
 	vault_quiesce(v); /* queued unlocks are answered, so http_stop need not wait for them */
 	http_stop(h);
 	vault_free(v);
+	tls_unload();
+	notify_close();
 	crypto_wipe(&cfg, sizeof(cfg));
 	return 0;
 }

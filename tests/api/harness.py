@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import tempfile
 import time
@@ -60,8 +61,10 @@ class Resp:
 class Vault:
     """One daemon. Keeps its data dir across restarts until close()."""
 
-    def __init__(self, data_dir=None, binary=None, **env):
+    def __init__(self, data_dir=None, binary=None, ca=None, **env):
         self.binary = binary or BINARY
+        # ca: a CA file to trust; requests then go over HTTPS (TLS_* env).
+        self.ca = ca
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="gv-test-")
         self.env = {
@@ -187,9 +190,18 @@ class Vault:
         self.close()
 
     # ---- HTTP ----
+    def connect(self, timeout=None):
+        """A new connection to the daemon: HTTPS checked against self.ca
+        when it has one, else plain HTTP."""
+        timeout = timeout or TIMEOUT
+        if self.ca is None:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        ctx = ssl.create_default_context(cafile=self.ca)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=ctx)
+
     def request(self, method, path, body=None, headers=None, raw=None, timeout=None):
         timeout = timeout or TIMEOUT
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = self.connect(timeout)
         hdrs = dict(headers or {})
         data = raw
         if body is not None:

@@ -11,6 +11,7 @@ import sqlite3
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,6 +23,13 @@ AUTH = "test-auth-token-0123456789"
 PASSWORD = "a long enough test password"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+# run.py sets GV_API_RECORD: answers are appended there (JSON lines, at
+# most RECORD_PER_KIND per method, first path segment and status) and
+# checked against docs/openapi.yaml once the suite has run.
+RECORD = os.environ.get("GV_API_RECORD")
+RECORD_PER_KIND = 40
+_record_lock = threading.Lock()
+_record_counts = {}
 # `make valgrind` sets GV_WRAPPER to run every daemon under valgrind.
 WRAPPER = os.environ.get("GV_WRAPPER", "").split()
 TIMEOUT = float(os.environ.get("GV_TIMEOUT", "30"))
@@ -210,9 +218,12 @@ class Vault:
         try:
             conn.request(method, path, body=data, headers=hdrs)
             r = conn.getresponse()
-            return Resp(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+            resp = Resp(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
         finally:
             conn.close()
+        if RECORD:
+            record(method, path, resp)
+        return resp
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -240,6 +251,19 @@ class Vault:
                                           "allowedSecrets": list(scope), "ttlSeconds": ttl})
         assert r.status == 200, r
         return r.json["token"]
+
+
+def record(method, target, resp):
+    """Appends one answer to GV_API_RECORD (see RECORD above)."""
+    kind = (method, target.split("?")[0].split("/")[1], resp.status)
+    with _record_lock:
+        if _record_counts.get(kind, 0) >= RECORD_PER_KIND:
+            return
+        _record_counts[kind] = _record_counts.get(kind, 0) + 1
+        with open(RECORD, "a") as f:
+            f.write(json.dumps({"method": method, "target": target, "status": resp.status,
+                                "headers": resp.headers,
+                                "body": resp.raw.decode("utf-8", "replace")}) + "\n")
 
 
 def expect(resp, status, error=None):

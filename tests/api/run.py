@@ -5,6 +5,7 @@ neither number."""
 import importlib.util
 import os
 import sys
+import tempfile
 import time
 import traceback
 
@@ -12,8 +13,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+def check_recorded(path):
+    """Every answer the tests recorded (harness.record) against
+    docs/openapi.yaml; raises on the first batch of problems."""
+    import openapi_check
+    from harness import Skip
+    try:
+        n, problems = openapi_check.check_file(path)
+    except openapi_check.Unavailable as e:
+        raise Skip(str(e))
+    assert n > 0, "no answers were recorded"
+    assert not problems, "%d answers checked; off the contract:\n%s" % (
+        n, "\n".join(problems[:40]))
+
+
 def main(argv):
     only = argv[1:]
+    # The harness records answers here; they are checked once all ran.
+    fd, record = tempfile.mkstemp(prefix="gv-api-record-", suffix=".jsonl")
+    os.close(fd)
+    os.environ["GV_API_RECORD"] = record
+    try:
+        return run_all(only, record)
+    finally:
+        os.unlink(record)
+
+
+def run_all(only, record):
     from harness import Skip
     passed = failed = skipped = 0
     for name in sorted(os.listdir(HERE)):
@@ -37,6 +63,19 @@ def main(argv):
             except Exception:  # noqa: BLE001 - report every failure, keep going
                 failed += 1
                 print("FAIL %s\n%s" % (full, traceback.format_exc()), flush=True)
+    # The contract check of everything recorded above, as one more test.
+    if os.path.getsize(record) > 0:
+        full, t0 = "openapi_check::recorded_responses", time.time()
+        try:
+            check_recorded(record)
+            passed += 1
+            print("ok   %-60s %.2fs" % (full, time.time() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("skip %-60s %s" % (full, e), flush=True)
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print("FAIL %s\n%s" % (full, traceback.format_exc()), flush=True)
     if skipped:
         print("api: %d skipped" % skipped)
     print("api: %d passed, %d failed" % (passed, failed))

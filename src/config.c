@@ -53,7 +53,8 @@ const struct config_var config_vars[] = {
     {"MGMT_AUTH_WINDOW_SECONDS", "60", "window for MGMT_AUTH_MAX_FAILURES"},
     {"UNLOCK_SHARES_WINDOW_SECONDS", "600",
      "how long received shares wait for the k-th before they are wiped"},
-    {"TLS_CERT_FILE", "(none)", "PEM certificate chain: serve HTTPS (with TLS_KEY_FILE; SIGHUP reloads)"},
+    {"TLS_CERT_FILE", "(none)",
+     "PEM certificate chain: serve HTTPS (with TLS_KEY_FILE; SIGHUP reloads)"},
     {"TLS_KEY_FILE", "(none)", "PEM private key (unencrypted) of TLS_CERT_FILE"},
     {NULL, NULL, NULL},
 };
@@ -126,7 +127,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		       errlen))
 		return -1;
 	if ((cfg->tls_cert_file[0] == '\0') != (cfg->tls_key_file[0] == '\0')) {
-		snprintf(err, errlen, "TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither");
+		snprintf(err, errlen,
+			 "TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither");
 		return -1;
 	}
 	if (strlen(cfg->auth_token) < 16) {

@@ -795,8 +795,31 @@ struct http *http_listen(const struct config *cfg, struct vault *v)
 	return h;
 }
 
+/* HTTPS, when tls.c holds a pair: the options (an MHD_OPTION_ARRAY, empty
+ * without TLS) that make every handshake ask tls.c for the current pair,
+ * so a reload needs no new daemon. -1 if this libmicrohttpd lacks TLS. */
+static int http_tls_options(struct MHD_OptionItem opts[3], unsigned *flags)
+{
+	opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK2, 0,
+					  (void *)tls_cert_callback()};
+	opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+					  (void *)(uintptr_t)TLS_PRIORITIES};
+	opts[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	if (!tls_enabled()) {
+		opts[0].option = MHD_OPTION_END;
+		return 0;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		log_err("http: this libmicrohttpd was built without TLS");
+		return -1;
+	}
+	*flags |= MHD_USE_TLS;
+	return 0;
+}
+
 int http_serve(struct http *h)
 {
+	struct MHD_OptionItem tls[3];
 	const struct config *cfg = h->cfg;
 	unsigned threads = cfg->threads, hard = http_fd_budget(cfg);
 	unsigned flags =
@@ -809,18 +832,8 @@ int http_serve(struct http *h)
 		flags |= MHD_USE_IPv6;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
-	/* HTTPS (tls.c): each handshake asks tls.c for the current pair. */
-	struct MHD_OptionItem tls[] = {
-	    {MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_cert_callback()},
-	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES},
-	    {MHD_OPTION_END, 0, NULL}};
-	if (!tls_enabled())
-		tls[0].option = MHD_OPTION_END;
-	else if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		log_err("http: this libmicrohttpd was built without TLS");
+	if (http_tls_options(tls, &flags) != 0)
 		return -1;
-	} else
-		flags |= MHD_USE_TLS;
 	/* The logger goes first so that no option's message escapes it. The
 	 * daemon takes the socket over (and closes it at stop). */
 	h->d = MHD_start_daemon(

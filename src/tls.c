@@ -24,7 +24,7 @@
 
 /* One loaded pair. Handshakes hold a reference while they copy from it. */
 struct tls_pair {
-	unsigned refs; /* under tls_lock */
+	unsigned refs;	     /* under tls_lock */
 	gnutls_datum_t cert; /* PEM chain */
 	gnutls_datum_t key;  /* PEM, in a wipe-on-free buffer */
 };
@@ -137,9 +137,10 @@ static int tls_check(const struct tls_pair *p, char *err, size_t errlen)
 		snprintf(err, errlen, "TLS_KEY_FILE %s does not belong to TLS_CERT_FILE %s",
 			 tls_key_path, tls_cert_path);
 	else if (rc < 0)
-		snprintf(err, errlen, "TLS_CERT_FILE %s / TLS_KEY_FILE %s: not a usable PEM "
-			 "certificate and unencrypted key (%s)", tls_cert_path, tls_key_path,
-			 gnutls_strerror(rc));
+		snprintf(err, errlen,
+			 "TLS_CERT_FILE %s / TLS_KEY_FILE %s: not a usable PEM "
+			 "certificate and unencrypted key (%s)",
+			 tls_cert_path, tls_key_path, gnutls_strerror(rc));
 	return rc < 0 ? -1 : 0;
 }
 
@@ -167,7 +168,8 @@ int tls_load(const char *cert_file, const char *key_file, char *err, size_t errl
 	const char *where = NULL;
 	struct tls_pair *p;
 
-	if (strlen(cert_file) >= sizeof(tls_cert_path) || strlen(key_file) >= sizeof(tls_key_path)) {
+	if (strlen(cert_file) >= sizeof(tls_cert_path) ||
+	    strlen(key_file) >= sizeof(tls_key_path)) {
 		snprintf(err, errlen, "TLS_CERT_FILE / TLS_KEY_FILE: path too long");
 		return -1;
 	}
@@ -270,10 +272,7 @@ out:
 	return rc;
 }
 
-tls_fn *tls_cert_callback(void)
-{
-	return (tls_fn *)tls_retrieve;
-}
+tls_fn *tls_cert_callback(void) { return (tls_fn *)tls_retrieve; }
 
 void tls_unload(void)
 {

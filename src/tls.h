@@ -9,7 +9,7 @@
 /* The GnuTLS priority string: TLS 1.3 and 1.2 only, AEAD suites only,
  * forward-secret key exchange only. */
 #define TLS_PRIORITIES                                                                             \
-	"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"      \
+	"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"       \
 	"+AES-128-GCM:+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SAFE_RENEGOTIATION"
 
 /* Reads and checks the PEM certificate chain and key (unencrypted), and

@@ -1,8 +1,9 @@
 """openapi_check.py: checks recorded answers of groupvaultd against
 docs/openapi.yaml: the status is one the operation documents (or, for a
-path or method the document does not have, 400/404/405), the body is JSON
-and valid against that response's schema, and the documented headers are
-there with their values. Used by test_openapi.py and, for every answer the
+path or method the document does not have, 400/404/405), the Content-Type
+is one it documents (JSON, or text for a text answer), the body is valid
+against that media type's schema, and the documented headers are there
+with their values. Used by test_openapi.py and, for every answer the
 black-box suite recorded (harness.py, GV_API_RECORD), by run.py."""
 import json
 import os
@@ -83,27 +84,35 @@ class Contract:
         headers = {k.lower(): v for k, v in headers.items()}
         if method.upper() == "HEAD":
             return problems
-        if not headers.get("content-type", "").startswith("application/json"):
-            problems.append("%s: Content-Type %r" % (where, headers.get("content-type")))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return problems + ["%s: body is not JSON: %r" % (where, raw[:200])]
+        ctype = headers.get("content-type", "").split(";")[0].strip()
         template, op = self.match(method, path)
         if op is None:
             allowed = {400, 404} if template is None else {400, 405}
             if status not in allowed:
                 problems.append("%s: not in the document; status should be %s" %
                                 (where, sorted(allowed)))
-            schema = self.doc["components"]["schemas"]["Error"]
-            problems += ["%s: %s" % (where, m) for m in self._valid(schema, body)]
-            return problems
-        resp = op["responses"].get(str(status))
-        if resp is None:
-            return problems + ["%s: status not documented for %s %s (%s)" %
-                               (where, method.upper(), template, sorted(op["responses"]))]
-        schema = resp["content"]["application/json"]["schema"]
+            content = {"application/json": {"schema":
+                                            self.doc["components"]["schemas"]["Error"]}}
+        else:
+            resp = op["responses"].get(str(status))
+            if resp is None:
+                return problems + ["%s: status not documented for %s %s (%s)" %
+                                   (where, method.upper(), template, sorted(op["responses"]))]
+            content = resp["content"]
+        if ctype not in content:
+            return problems + ["%s: Content-Type %r, documented %s" %
+                               (where, ctype, sorted(content))]
+        if ctype == "application/json":
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return problems + ["%s: body is not JSON: %r" % (where, raw[:200])]
+        else:
+            body = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        schema = content[ctype].get("schema", {})
         problems += ["%s: %s" % (where, m) for m in self._valid(schema, body)]
+        if op is None:
+            return problems
         for name, h in resp.get("headers", {}).items():
             value = headers.get(name.lower())
             if value is None:

@@ -74,6 +74,11 @@ int crypto_init(void)
 	return 0;
 }
 
+void crypto_init_tls_client(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS, NULL);
+}
+
 void *crypto_secure_alloc(size_t len) { return OPENSSL_secure_zalloc(len); }
 
 void crypto_secure_free(void *p, size_t len)

@@ -31,6 +31,11 @@ struct crypto_kdf {
 /* Process hardening and the secure heap: non-dumpable, no core files.
  * Call once at start. Returns 0, or -1 if the secure heap is unavailable. */
 int crypto_init(void);
+/* For a process that verifies TLS certificates through OpenSSL (the CLI's
+ * libcurl): keeps the digest and cipher tables that crypto_init leaves out
+ * (without them every certificate's signature digest counts as too weak).
+ * Call before crypto_init. */
+void crypto_init_tls_client(void);
 
 /* Locked, zeroed memory from the secure heap; crypto_secure_free wipes it.
  * crypto_secure_free(NULL, n) is a no-op. */

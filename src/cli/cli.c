@@ -133,6 +133,7 @@ int cli_main(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof(c));
+	crypto_init_tls_client(); /* libcurl verifies https servers through OpenSSL */
 	if (crypto_init() != 0)
 		return CLI_ESERVER;
 	jalloc_init();

@@ -251,3 +251,23 @@ def test_release_build_sandbox_allows_handshake_and_reload():
             assert expect(v.mgmt("GET", "/status"), 200)["unlocked"] is True
     finally:
         ca.close()
+
+
+def test_cli_over_https_with_cacert():
+    """The operator CLI (libcurl) talks to an HTTPS daemon with --cacert and
+    refuses it without."""
+    import cli_harness as ch
+    ca = CA()
+    try:
+        crt, key = ca.issue("server")
+        with tls_vault(ca, crt, key) as v:
+            v.init_unlock()
+            addr = "https://127.0.0.1:%d" % v.port
+            out = ch.ok(["status"], vault=v, GROUPVAULT_ADDR=addr, GROUPVAULT_CACERT=ca.ca)
+            assert b"unlocked" in out.lower(), out
+            out = ch.ok(["--cacert", ca.ca, "status"], vault=v, GROUPVAULT_ADDR=addr)
+            assert b"unlocked" in out.lower(), out
+            r = ch.run(["status"], vault=v, GROUPVAULT_ADDR=addr)
+            assert r.rc != 0 and b"unlocked" not in r.out.lower(), r
+    finally:
+        ca.close()

@@ -53,7 +53,8 @@ def test_unit_verifies_and_is_hardened():
                      "ProtectSystem: strict", "LimitCORE: 0", "StateDirectory: groupvault/team-a",
                      "Environment: GROUP_ID=team-a",
                      "EnvironmentFile: /etc/groupvault/team-a.env",
-                     "TLS_KEY_FILE=/run/credentials/groupvaultd@team-a.service/tls.key"):
+                     "TLS_KEY_FILE=/etc/groupvault/tls/team-a.key",
+                     "SupplementaryGroups: groupvault-tls"):
             assert want in dump, "%r not in the unit as systemd reads it" % want
         # Every call the daemon's own filter allows (sandbox.c), and the
         # start-up calls made before it (listen socket, mlock, the filter

@@ -271,3 +271,52 @@ def test_cli_over_https_with_cacert():
             assert r.rc != 0 and b"unlocked" not in r.out.lower(), r
     finally:
         ca.close()
+
+
+def test_reloads_under_concurrent_handshakes():
+    """Handshakes on several threads while the pair is swapped again and
+    again: every request is answered, with one of the two certificates
+    (the refcounted pair is never freed under a handshake)."""
+    import threading
+    ca = CA()
+    try:
+        crt, key = ca.issue("server")
+        a_crt, a_key = ca.path("a.pem"), ca.path("a.key")
+        shutil.copy(crt, a_crt)
+        shutil.copy(key, a_key)
+        b_crt, b_key = ca.issue("server-b", kind="rsa")
+        known = {ca.der(a_crt), ca.der(b_crt)}
+        with tls_vault(ca, crt, key) as v:
+            stop, errors, seen = threading.Event(), [], set()
+
+            def client():
+                while not stop.is_set():
+                    try:
+                        der = peer_der(v)
+                        seen.add(der)
+                        assert der in known
+                        assert v.get("/health").status == 200
+                    except Exception as e:  # noqa: BLE001 - reported below
+                        errors.append(repr(e))
+                        return
+
+            threads = [threading.Thread(target=client) for _ in range(4)]
+            for t in threads:
+                t.start()
+            try:
+                for i in range(30):
+                    src = (a_crt, a_key) if i % 2 else (b_crt, b_key)
+                    shutil.copy(src[0], crt + ".new")
+                    shutil.copy(src[1], key + ".new")
+                    os.replace(key + ".new", key)
+                    os.replace(crt + ".new", crt)
+                    v.proc.send_signal(signal.SIGHUP)
+                    time.sleep(0.05)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(30)
+            assert errors == [], errors[:3]
+            assert seen == known, "both certificates should have been served"
+    finally:
+        ca.close()

@@ -4,7 +4,6 @@
 # Usage: scripts/deps.sh build|test|fuzz|valgrind|tsan|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev libgnutls28-dev"
-build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3-dev libjansson-dev libseccomp-dev libcurl4-openssl-dev libgnutls28-dev"
 # podman + runc: the image and docker-backend tests (skipped where absent).
 # python3-prometheus-client: test_metrics.py parses /metrics with it.
 # python3-jsonschema, python3-yaml: test_openapi.py; openssl: test_tls.py.

@@ -1,6 +1,7 @@
 /* healthcheck.c: `groupvaultd --healthcheck`, the container image's health
  * probe: one GET /health to the local daemon on $PORT, exit status 0 or 1.
- * It reads only PORT and BIND_ADDRESS, never a token, and opens no data. */
+ * It reads only PORT, BIND_ADDRESS and (HTTPS) TLS_CERT_FILE, never a token
+ * or a key, and opens no data. */
 #include "healthcheck.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "tls.h"
 
 #define HEALTHCHECK_TIMEOUT_S 3
 
@@ -50,7 +53,8 @@ int healthcheck_run(void)
 	size_t got = 0;
 	unsigned long port = 18790;
 	char *end;
-	int fd, ok;
+	const char *cert = getenv("TLS_CERT_FILE");
+	int fd, ok, https = cert != NULL && *cert != '\0';
 
 	if (p != NULL && *p != '\0') {
 		port = strtoul(p, &end, 10);
@@ -66,12 +70,19 @@ int healthcheck_run(void)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&ss, sslen) != 0 ||
-	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+	    (!https &&
+	     send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))) {
 		fprintf(stderr, "groupvaultd: --healthcheck: no answer on port %lu\n", port);
 		close(fd);
 		return 1;
 	}
-	while (got < sizeof(buf) - 1) {
+	/* With TLS_CERT_FILE the daemon speaks only HTTPS. */
+	if (https) {
+		long n = tls_probe(fd, req, sizeof(req) - 1, buf, sizeof(buf),
+				   HEALTHCHECK_TIMEOUT_S * 1000);
+		got = n > 0 ? (size_t)n : 0;
+	}
+	while (!https && got < sizeof(buf) - 1) {
 		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
 		if (n <= 0)
 			break;

@@ -1,7 +1,8 @@
 /* tls.c: TLS_CERT_FILE and TLS_KEY_FILE for libmicrohttpd's GnuTLS. Reads
  * and checks the pair, hands each handshake a copy of its own (GnuTLS frees
  * it with the session) and swaps the pair on SIGHUP without touching the
- * HTTP daemon. The only file that includes gnutls; never logs key bytes. */
+ * HTTP daemon; and the health probe's client side. The only file that
+ * includes gnutls; never logs key bytes. */
 #include "tls.h"
 
 #include <errno.h>
@@ -273,6 +274,44 @@ out:
 }
 
 tls_fn *tls_cert_callback(void) { return (tls_fn *)tls_retrieve; }
+
+long tls_probe(int fd, const char *req, size_t reqlen, char *buf, size_t len, unsigned timeout_ms)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_session_t s = NULL;
+	size_t got = 0;
+	long rc = -1;
+	int r;
+
+	if (len == 0 || gnutls_certificate_allocate_credentials(&cred) < 0 ||
+	    gnutls_init(&s, GNUTLS_CLIENT) < 0 ||
+	    gnutls_priority_set_direct(s, TLS_PRIORITIES, NULL) < 0 ||
+	    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
+		goto out;
+	gnutls_transport_set_int(s, fd);
+	gnutls_handshake_set_timeout(s, timeout_ms);
+	do
+		r = gnutls_handshake(s);
+	while (r < 0 && gnutls_error_is_fatal(r) == 0);
+	if (r < 0 || gnutls_record_send(s, req, reqlen) != (ssize_t)reqlen)
+		goto out;
+	while (got < len - 1) {
+		ssize_t n = gnutls_record_recv(s, buf + got, len - 1 - got);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	rc = (long)got;
+out:
+	buf[got] = '\0';
+	if (s != NULL)
+		gnutls_deinit(s);
+	if (cred != NULL)
+		gnutls_certificate_free_credentials(cred);
+	return rc;
+}
 
 void tls_unload(void)
 {

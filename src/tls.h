@@ -26,6 +26,12 @@ int tls_enabled(void);
  * kept opaque here so that gnutls.h stays in tls.c. */
 typedef void tls_fn(void);
 tls_fn *tls_cert_callback(void);
+/* The health probe's side (`--healthcheck` against an HTTPS daemon): on
+ * the connected socket fd, a TLS handshake (the server's certificate is
+ * not checked: the probe sends nothing secret and reads one status line),
+ * then req is sent and up to len - 1 bytes of the answer are read into
+ * buf, NUL-terminated. Returns the bytes read, or -1. */
+long tls_probe(int fd, const char *req, size_t reqlen, char *buf, size_t len, unsigned timeout_ms);
 /* Drops the pair (after the HTTP daemon has stopped). */
 void tls_unload(void);
 

@@ -69,6 +69,8 @@ class Resp:
 class Vault:
     """One daemon. Keeps its data dir across restarts until close()."""
 
+    ca = None  # a CA file to trust: requests go over HTTPS (see __init__)
+
     def __init__(self, data_dir=None, binary=None, ca=None, **env):
         self.binary = binary or BINARY
         # ca: a CA file to trust; requests then go over HTTPS (TLS_* env).

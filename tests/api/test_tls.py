@@ -320,3 +320,28 @@ def test_reloads_under_concurrent_handshakes():
             assert seen == known, "both certificates should have been served"
     finally:
         ca.close()
+
+
+def test_healthcheck_probes_https():
+    """`groupvaultd --healthcheck` (the container image's probe) speaks
+    HTTPS when TLS_CERT_FILE is set, as the daemon does."""
+    def probe(port, **env):
+        e = {"PATH": os.environ.get("PATH", ""), "PORT": str(port),
+             "ASAN_OPTIONS": "detect_leaks=1"}
+        e.update(env)
+        return subprocess.run([BINARY, "--healthcheck"], env=e, capture_output=True,
+                              text=True, timeout=30)
+
+    ca = CA()
+    try:
+        crt, key = ca.issue("server")
+        with tls_vault(ca, crt, key) as v:
+            r = probe(v.port, TLS_CERT_FILE=crt)
+            assert r.returncode == 0 and r.stderr == "", r
+            r = probe(v.port)  # plain HTTP to an HTTPS daemon: no 200
+            assert r.returncode == 1 and "did not answer 200" in r.stderr, r
+        with Vault() as plain:
+            r = probe(plain.port, TLS_CERT_FILE=crt)
+            assert r.returncode == 1 and "did not answer 200" in r.stderr, r
+    finally:
+        ca.close()

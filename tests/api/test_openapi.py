@@ -112,6 +112,8 @@ def test_every_route_answers_per_contract():
         d.mgmt("POST", "/init", 400, {"password": PASSWORD})
         d.mgmt("GET", "/status", 200)
         d.call("GET", "/status", 401)
+        d.mgmt("GET", "/metrics", 200)
+        d.call("GET", "/metrics", 401)
         d.cap("GET", "/secrets", "x", 401)
         d.mgmt("POST", "/extend", 423)
         d.mgmt("POST", "/unlock", 401, {"password": "wrong password, long enough"})

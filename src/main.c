@@ -102,6 +102,20 @@ static int main_args(const char *arg)
 	return 2;
 }
 
+/* Blocks the signals before any thread starts so only sigwait sees them. */
+static void main_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP); /* reload the TLS pair */
+#ifdef GV_FAULT_INJECTION
+	sigaddset(set, SIGUSR2);
+#endif
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -133,16 +147,7 @@ int main(int argc, char **argv)
 	jalloc_init();
 	main_raise_nofile(&cfg);
 
-	/* Block the signals before any thread starts so only sigwait sees them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP); /* reload the TLS pair */
-#ifdef GV_FAULT_INJECTION
-	sigaddset(&set, SIGUSR2);
-#endif
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	main_block_signals(&set);
 
 	v = vault_new(&cfg);
 	if (v == NULL) {

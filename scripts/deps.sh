@@ -7,7 +7,9 @@ build="gcc make pkg-config libmicrohttpd-dev libssl-dev libargon2-dev libsqlite3
 # podman + runc: the image and docker-backend tests (skipped where absent).
 # python3-prometheus-client: test_metrics.py parses /metrics with it.
 # python3-jsonschema, python3-yaml: test_openapi.py; openssl: test_tls.py.
-test_pkgs="libcmocka-dev python3 curl mandoc podman runc python3-prometheus-client python3-jsonschema python3-yaml openssl"
+# catatonit: podman's pause image for the k8s pod test (kube play);
+# python3-kubernetes: the k8s manifests' schema check (test_k8s.py).
+test_pkgs="libcmocka-dev python3 curl mandoc podman runc python3-prometheus-client python3-jsonschema python3-yaml openssl catatonit python3-kubernetes"
 fuzz_pkgs="clang"
 case "${1:-build}" in
 build) want="$build" ;;

@@ -432,7 +432,7 @@ static int k8s_token_generate(char *buf, size_t buflen)
 static int k8s_usage(FILE *to)
 {
 	fprintf(to,
-		"usage: groupvault-agent manifest <groupId> [--namespace NS] [--image IMG]\n"
+		"usage: groupvault-agent manifest [--] <groupId> [--namespace NS] [--image IMG]\n"
 		"         [--auth-token-file F] [--storage SIZE] [--memory MIB] [--port PORT]\n"
 		"         [--server-selector K=V] [--agent-selector K=V]\n"
 		"Prints the group's Secret, Service, StatefulSet and NetworkPolicy.\n");
@@ -440,9 +440,9 @@ static int k8s_usage(FILE *to)
 }
 
 /* "--opt value" pairs into p; *token_file gets --auth-token-file. */
-static int k8s_args(int argc, char **argv, struct k8s_params *p, const char **token_file)
+static int k8s_args(int argc, char **argv, int i, struct k8s_params *p, const char **token_file)
 {
-	for (int i = 2; i < argc; i += 2) {
+	for (; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
 		unsigned long n;
@@ -486,15 +486,16 @@ int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 	};
 	const char *token_file = NULL;
 	char token[K8S_TOKEN_MAX + 2], err[160];
-	int rc = 1;
+	int rc = 1, at = argc > 2 && strcmp(argv[1], "--") == 0 ? 2 : 1; /* -- <id starting with -> */
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		k8s_usage(stdout);
 		return 0;
 	}
-	if (argc < 2 || argv[1][0] == '-' || k8s_args(argc, argv, &p, &token_file) != 0)
+	if (argc <= at || (at == 1 && argv[1][0] == '-') ||
+	    k8s_args(argc, argv, at + 1, &p, &token_file) != 0)
 		return k8s_usage(stderr);
-	p.group_id = argv[1];
+	p.group_id = argv[at];
 	if (!jalloc_ready())
 		jalloc_init(); /* the Secret's tree holds the token */
 	if (token_file != NULL ? k8s_token_read(token_file, token, sizeof(token))
@@ -511,7 +512,7 @@ int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 	if (token_file == NULL)
 		fprintf(stderr, "manifest: generated a random AUTH_TOKEN for group %s; it is in the "
 				"Secret only (give it to the management server)\n",
-			argv[1]);
+			p.group_id);
 	rc = 0;
 out:
 	crypto_wipe(token, sizeof(token));

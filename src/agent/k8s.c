@@ -90,13 +90,15 @@ static int k8s_label_part(const char *s, size_t n)
 	return 1;
 }
 
-/* Splits "[prefix/]name=value" into a one-entry matchLabels object. */
-static json_t *k8s_selector(const char *sel, char *err, size_t errlen)
+/* A NetworkPolicy peer: the pods labelled sel ("[prefix/]name=value"), in
+ * namespace ns, or in the vault's own namespace when ns is NULL. */
+static json_t *k8s_peer(const char *sel, const char *ns, char *err, size_t errlen)
 {
 	const char *eq = sel ? strchr(sel, '=') : NULL;
 	const char *slash;
 	size_t keylen;
 	char key[320];
+	json_t *peer;
 
 	if (eq == NULL || (keylen = (size_t)(eq - sel)) >= sizeof(key) ||
 	    !k8s_label_part(eq + 1, strnlen(eq + 1, 64)))
@@ -106,9 +108,23 @@ static json_t *k8s_selector(const char *sel, char *err, size_t errlen)
 				    !k8s_label_part(slash + 1, (size_t)(eq - slash - 1))
 			  : !k8s_label_part(sel, keylen))
 		goto bad;
+	if (ns != NULL && !k8s_dns_label(ns, strnlen(ns, 64), 63)) {
+		snprintf(err, errlen, "peer namespace must be a DNS-1123 label (a-z0-9-, 1-63)");
+		return NULL;
+	}
 	memcpy(key, sel, keylen);
 	key[keylen] = '\0';
-	return json_pack("{s:s}", key, eq + 1);
+	peer = json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", key, eq + 1);
+	/* kubernetes.io/metadata.name is set on every namespace by the API server. */
+	if (peer != NULL && ns != NULL &&
+	    json_object_set_new(peer, "namespaceSelector",
+				json_pack("{s:{s:s}}", "matchLabels", "kubernetes.io/metadata.name", ns))) {
+		json_decref(peer);
+		peer = NULL;
+	}
+	if (peer == NULL)
+		snprintf(err, errlen, "out of memory");
+	return peer;
 bad:
 	snprintf(err, errlen, "selector must be key=value with Kubernetes label syntax");
 	return NULL;
@@ -307,18 +323,16 @@ static json_t *k8s_statefulset(const char *name, const struct k8s_params *p)
 }
 
 /* Ingress to the vault's port only from the management server's and the
- * agents' pods (in the same namespace); no egress at all: a vault answers,
- * it never calls out. */
+ * agents' pods; no egress at all: a vault answers, it never calls out. */
 static json_t *k8s_netpol(const char *name, const struct k8s_params *p, json_t *server,
 			  json_t *agent)
 {
-	return json_pack("{s:s, s:s, s:o, s:{s:{s:o}, s:[s, s], s:[{s:[{s:{s:o}}, {s:{s:o}}], "
-			 "s:[{s:s, s:i}]}], s:[]}}",
+	return json_pack("{s:s, s:s, s:o, s:{s:{s:o}, s:[s, s], s:[{s:[o, o], s:[{s:s, s:i}]}], "
+			 "s:[]}}",
 			 "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
 			 k8s_meta(name, p), "spec", "podSelector", "matchLabels",
 			 k8s_labels(name, 1), "policyTypes", "Ingress", "Egress", "ingress", "from",
-			 "podSelector", "matchLabels", server, "podSelector", "matchLabels", agent,
-			 "ports", "protocol", "TCP", "port", (int)p->port, "egress");
+			 server, agent, "ports", "protocol", "TCP", "port", (int)p->port, "egress");
 }
 
 /* Every input, before anything is built. 0 or -1 with err set. */
@@ -359,8 +373,8 @@ int k8s_manifest_write(FILE *out, const struct k8s_params *p, char *err, size_t 
 	if (k8s_name(p->group_id, name, sizeof(name), err, errlen) != 0 ||
 	    k8s_check(p, err, errlen) != 0)
 		return -1;
-	if ((server = k8s_selector(p->server_selector, err, errlen)) == NULL ||
-	    (agent = k8s_selector(p->agent_selector, err, errlen)) == NULL)
+	if ((server = k8s_peer(p->server_selector, p->server_namespace, err, errlen)) == NULL ||
+	    (agent = k8s_peer(p->agent_selector, p->agent_namespace, err, errlen)) == NULL)
 		goto out;
 	docs[0] = k8s_secret(name, p);
 	docs[1] = k8s_service(name, p);
@@ -434,7 +448,8 @@ static int k8s_usage(FILE *to)
 	fprintf(to,
 		"usage: groupvault-agent manifest [--] <groupId> [--namespace NS] [--image IMG]\n"
 		"         [--auth-token-file F] [--storage SIZE] [--memory MIB] [--port PORT]\n"
-		"         [--server-selector K=V] [--agent-selector K=V]\n"
+		"         [--server-selector K=V] [--server-namespace NS]\n"
+		"         [--agent-selector K=V] [--agent-namespace NS]\n"
 		"Prints the group's Secret, Service, StatefulSet and NetworkPolicy.\n");
 	return 2;
 }
@@ -461,6 +476,10 @@ static int k8s_args(int argc, char **argv, int i, struct k8s_params *p, const ch
 			p->server_selector = v;
 		else if (strcmp(o, "--agent-selector") == 0)
 			p->agent_selector = v;
+		else if (strcmp(o, "--server-namespace") == 0)
+			p->server_namespace = v;
+		else if (strcmp(o, "--agent-namespace") == 0)
+			p->agent_namespace = v;
 		else if (strcmp(o, "--memory") == 0 || strcmp(o, "--port") == 0) {
 			errno = 0;
 			n = strtoul(v, &end, 10);

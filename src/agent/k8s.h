@@ -31,6 +31,8 @@ struct k8s_params {
 	unsigned port;               /* the vault's PORT (K8S_VAULT_PORT) */
 	const char *server_selector; /* "key=value": the management server's pods */
 	const char *agent_selector;  /* "key=value": the agents' pods */
+	const char *server_namespace; /* their namespaces; NULL: the vault's own */
+	const char *agent_namespace;
 	const char *auth_token;      /* the vault's AUTH_TOKEN, for the Secret */
 };
 

@@ -221,11 +221,15 @@ def test_security_invariants():
 
 
 def test_selectors_and_options():
+    client = kube_client()
     docs, _ = manifests("team-sel", "--server-selector", "example.com/role=mgmt",
-                        "--agent-selector", "tier=agent", "--namespace", "ns-1", "--storage", "500Mi")
+                        "--agent-selector", "tier=agent", "--namespace", "ns-1",
+                        "--storage", "500Mi", "--server-namespace", "ocmt")
     peers = docs["NetworkPolicy"]["spec"]["ingress"][0]["from"]
-    assert peers == [{"podSelector": {"matchLabels": {"example.com/role": "mgmt"}}},
-                     {"podSelector": {"matchLabels": {"tier": "agent"}}}]
+    assert peers == [{"podSelector": {"matchLabels": {"example.com/role": "mgmt"}},
+                      "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ocmt"}}},
+                     {"podSelector": {"matchLabels": {"tier": "agent"}}}], peers
+    strict(client, docs["NetworkPolicy"])
     vct = docs["StatefulSet"]["spec"]["volumeClaimTemplates"][0]
     assert vct["spec"]["resources"]["requests"]["storage"] == "500Mi"
     assert all(d["metadata"]["namespace"] == "ns-1" for d in docs.values())
@@ -277,6 +281,7 @@ def test_hostile_input_refused():
         (["ok", "--memory", "64"], "memory"),
         (["ok", "--server-selector", "app"], "selector"),
         (["ok", "--agent-selector", "app=\"x\""], "selector"),
+        (["ok", "--agent-namespace", "Other NS"], "namespace"),
     ]
     for args, word in cases:
         with TokenFile(TOKEN) as tf:

@@ -27,7 +27,10 @@ MODELS = {
     ("v1", "Service"): "V1Service",
     ("apps/v1", "StatefulSet"): "V1StatefulSet",
     ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
+    ("v1", "Namespace"): "V1Namespace",
 }
+DEPLOY = os.path.join(ROOT, "deploy", "k8s")
+EXAMPLE_TOKEN = "REPLACE-ME-example-token-not-for-use"
 
 
 def debian_import(name):
@@ -144,6 +147,33 @@ def test_schema_strict():
         except (AssertionError, ValueError):
             continue
         raise AssertionError("strict() accepted a broken document: %s" % json.dumps(b))
+
+
+def test_deploy_files():
+    """deploy/k8s/: the namespace passes the schema check and the example is
+    exactly what the command prints today."""
+    client = kube_client()
+    with open(os.path.join(DEPLOY, "namespace.yaml")) as f:
+        ns = yaml_module().safe_load(f)
+    strict(client, ns)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    with open(os.path.join(DEPLOY, "example", "groupvault-team-1.yaml")) as f:
+        example = "".join(l for l in f if not l.startswith("#"))
+    _, out = manifests("team-1", token=EXAMPLE_TOKEN)
+    assert example == out, "deploy/k8s/example is stale: regenerate it (see its first lines)"
+
+
+def test_kubectl_reads_stream():
+    if shutil.which("kubectl") is None:
+        raise Skip("kubectl is not installed")
+    _, out = manifests("team-kubectl")
+    p = subprocess.run(["kubectl", "label", "--local", "-f", "-", "groupvault.io/check=1",
+                        "-o", "name"], input=out.encode(), capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode().split() == [
+        "secret/groupvault-team-kubectl", "service/groupvault-team-kubectl",
+        "statefulset.apps/groupvault-team-kubectl",
+        "networkpolicy.networking.k8s.io/groupvault-team-kubectl"], p.stdout
 
 
 def container_of(sts):

@@ -492,12 +492,39 @@ static int k8s_args(int argc, char **argv, int i, struct k8s_params *p, const ch
 	return 0;
 }
 
+/* VAULT_IMAGE and VAULT_MEMORY_MB are the defaults for --image and
+ * --memory: from cfg when the agent's settings loaded, else read here (a
+ * manifest needs neither AGENT_AUTH_TOKEN nor a VAULT_BIN). */
+static int k8s_agent_defaults(const struct agent_config *cfg, struct k8s_params *p)
+{
+	const char *img = cfg != NULL ? cfg->vault_image : getenv("VAULT_IMAGE");
+	const char *mem = cfg != NULL ? NULL : getenv("VAULT_MEMORY_MB");
+	char *end;
+	unsigned long n;
+
+	if (img != NULL && img[0] != '\0')
+		p->image = img;
+	if (cfg != NULL && cfg->memory_mb != 0)
+		p->memory_mb = cfg->memory_mb;
+	if (mem != NULL && mem[0] != '\0') {
+		errno = 0;
+		n = strtoul(mem, &end, 10);
+		if (errno != 0 || *end != '\0' || mem[0] == '-' || n > K8S_MEMORY_MAX) {
+			fprintf(stderr, "manifest: VAULT_MEMORY_MB must be a number of MiB\n");
+			return -1;
+		}
+		if (n != 0) /* 0, "no limit", is no size for a pod */
+			p->memory_mb = (unsigned)n;
+	}
+	return 0;
+}
+
 int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 {
 	struct k8s_params p = {
 	    .namespace_name = K8S_DEFAULT_NAMESPACE,
-	    .image = cfg != NULL && cfg->vault_image[0] != '\0' ? cfg->vault_image : K8S_DEFAULT_IMAGE,
-	    .memory_mb = cfg != NULL && cfg->memory_mb != 0 ? cfg->memory_mb : 256,
+	    .image = K8S_DEFAULT_IMAGE,
+	    .memory_mb = K8S_DEFAULT_MEMORY,
 	    .storage = K8S_DEFAULT_STORAGE,
 	    .port = K8S_VAULT_PORT,
 	    .server_selector = K8S_DEFAULT_SERVER_SELECTOR,
@@ -511,6 +538,8 @@ int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 		k8s_usage(stdout);
 		return 0;
 	}
+	if (k8s_agent_defaults(cfg, &p) != 0)
+		return 1;
 	if (argc <= at || (at == 1 && argv[1][0] == '-') ||
 	    k8s_args(argc, argv, at + 1, &p, &token_file) != 0)
 		return k8s_usage(stderr);

@@ -16,6 +16,7 @@ struct agent_config;
 #define K8S_DEFAULT_NAMESPACE "groupvault"
 #define K8S_DEFAULT_STORAGE "1Gi"
 #define K8S_DEFAULT_IMAGE "groupvault:local"
+#define K8S_DEFAULT_MEMORY 256 /* MiB */
 #define K8S_DEFAULT_SERVER_SELECTOR "app.kubernetes.io/name=ocmt-management-server"
 #define K8S_DEFAULT_AGENT_SELECTOR "app.kubernetes.io/name=groupvault-agent"
 /* The uid/gid the vault runs as; fsGroup makes the volume writable for it. */

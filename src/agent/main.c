@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "fleet.h"
 #include "jalloc.h"
+#include "k8s.h"
 #include "log.h"
 #include "registry.h"
 
@@ -28,6 +29,7 @@ struct backend *backend_docker_new(const struct agent_config *cfg, char *err, si
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: groupvault-agent [--help]\n"
+		     "       groupvault-agent manifest <groupId> [options]  (Kubernetes; manifest --help)\n"
 		     "Provisions and supervises one groupvaultd per group.\n\n"
 		     "Settings (environment):\n");
 	for (const struct agent_var *v = agent_vars; v->name != NULL; v++)
@@ -124,6 +126,14 @@ int main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "manifest") == 0) {
+		/* Printing manifests needs no AGENT_AUTH_TOKEN: without the agent's
+		 * settings, k8s.c uses its defaults. */
+		rc = k8s_manifest_main(agent_config_load(&cfg, err, sizeof(err)) == 0 ? &cfg : NULL,
+				       argc - 1, argv + 1);
+		crypto_wipe(&cfg, sizeof(cfg));
+		return rc;
 	}
 	if (argc > 1) {
 		fprintf(stderr, "groupvault-agent: unknown argument %s (try --help)\n", argv[1]);

@@ -69,14 +69,18 @@ def need_agent():
         raise AssertionError("%s is missing: run make test" % AGENT)
 
 
-def run(*args, token_file=None):
+def run(*args, token_file=None, env_extra=None):
     """Runs `groupvault-agent manifest ARGS`; returns (rc, stdout, stderr)."""
     need_agent()
     argv = [AGENT, "manifest"] + list(args)
     if token_file is not None:
         argv += ["--auth-token-file", token_file]
-    env = dict(os.environ, AGENT_AUTH_TOKEN="k8s-test-agent-token-0123456789",
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AGENT_") and not k.startswith("VAULT_")}
+    env.update(AGENT_AUTH_TOKEN="k8s-test-agent-token-0123456789",
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
+    env.update(env_extra or {})
+    env = {k: v for k, v in env.items() if v is not None}
     p = subprocess.run(argv, env=env, capture_output=True, timeout=30)
     err = p.stderr.decode("utf-8", "replace")
     for mark in harness.SANITIZER_MARKS:
@@ -263,6 +267,29 @@ def test_selectors_and_options():
     vct = docs["StatefulSet"]["spec"]["volumeClaimTemplates"][0]
     assert vct["spec"]["resources"]["requests"]["storage"] == "500Mi"
     assert all(d["metadata"]["namespace"] == "ns-1" for d in docs.values())
+
+
+def test_agent_settings_as_defaults():
+    """VAULT_IMAGE and VAULT_MEMORY_MB are the defaults for --image and
+    --memory; without the agent's own settings the built-in ones apply."""
+    def image_memory(env_extra, *args):
+        with TokenFile(TOKEN) as tf:
+            rc, out, err = run("team-env", *args, token_file=tf, env_extra=env_extra)
+        assert rc == 0, err
+        c = container_of(list(yaml_module().safe_load_all(out))[2])
+        return c["image"], c["resources"]["limits"]["memory"]
+
+    env = {"VAULT_IMAGE": "reg.example/vault:7", "VAULT_MEMORY_MB": "512"}
+    assert image_memory(env) == ("reg.example/vault:7", "512Mi")
+    assert image_memory(env, "--image", "other:1", "--memory", "384") == ("other:1", "384Mi")
+    # The agent's other settings are not needed (nor checked) for manifests.
+    assert image_memory(dict(env, AGENT_AUTH_TOKEN=None)) == ("reg.example/vault:7", "512Mi")
+    assert image_memory(dict(env, VAULT_BIN="/nonexistent")) == ("reg.example/vault:7", "512Mi")
+    assert image_memory({"AGENT_AUTH_TOKEN": None}) == ("groupvault:local", "256Mi")
+    assert image_memory({"VAULT_MEMORY_MB": "0"}) == ("groupvault:local", "256Mi")
+    with TokenFile(TOKEN) as tf:
+        rc, out, err = run("team-env", token_file=tf, env_extra={"VAULT_IMAGE": "bad image"})
+    assert rc == 1 and out == "" and "image" in err, err
 
 
 def expected_name(group):

@@ -105,7 +105,7 @@ static json_t *k8s_peer(const char *sel, const char *ns, char *err, size_t errle
 		goto bad;
 	slash = memchr(sel, '/', keylen);
 	if (slash != NULL ? !k8s_dns_subdomain(sel, (size_t)(slash - sel)) ||
-				    !k8s_label_part(slash + 1, (size_t)(eq - slash - 1))
+				!k8s_label_part(slash + 1, (size_t)(eq - slash - 1))
 			  : !k8s_label_part(sel, keylen))
 		goto bad;
 	if (ns != NULL && !k8s_dns_label(ns, strnlen(ns, 64), 63)) {
@@ -117,8 +117,9 @@ static json_t *k8s_peer(const char *sel, const char *ns, char *err, size_t errle
 	peer = json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", key, eq + 1);
 	/* kubernetes.io/metadata.name is set on every namespace by the API server. */
 	if (peer != NULL && ns != NULL &&
-	    json_object_set_new(peer, "namespaceSelector",
-				json_pack("{s:{s:s}}", "matchLabels", "kubernetes.io/metadata.name", ns))) {
+	    json_object_set_new(
+		peer, "namespaceSelector",
+		json_pack("{s:{s:s}}", "matchLabels", "kubernetes.io/metadata.name", ns))) {
 		json_decref(peer);
 		peer = NULL;
 	}
@@ -134,7 +135,7 @@ bad:
 static int k8s_quantity_ok(const char *s)
 {
 	static const char *const suffixes[] = {"",  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
-					       "k", "M",  "G",  "T",  "P",  "E"};
+					       "k", "M",  "G",	"T",  "P",  "E"};
 	size_t i = 0, n = s ? strnlen(s, K8S_QUANTITY_MAX + 1) : 0;
 	int nonzero = 0, dot = 0;
 
@@ -227,7 +228,8 @@ static json_t *k8s_labels(const char *name, int selector_only)
 
 	if (l != NULL && !selector_only &&
 	    (json_object_set_new(l, "app.kubernetes.io/component", json_string("vault")) ||
-	     json_object_set_new(l, "app.kubernetes.io/managed-by", json_string("groupvault-agent")))) {
+	     json_object_set_new(l, "app.kubernetes.io/managed-by",
+				 json_string("groupvault-agent")))) {
 		json_decref(l);
 		return NULL;
 	}
@@ -256,9 +258,9 @@ static json_t *k8s_secret(const char *name, const struct k8s_params *p)
 static json_t *k8s_service(const char *name, const struct k8s_params *p)
 {
 	return json_pack("{s:s, s:s, s:o, s:{s:s, s:o, s:[{s:s, s:s, s:i, s:s}]}}", "apiVersion",
-			 "v1", "kind", "Service", "metadata", k8s_meta(name, p), "spec", "clusterIP",
-			 "None", "selector", k8s_labels(name, 1), "ports", "name", "http", "protocol",
-			 "TCP", "port", (int)p->port, "targetPort", "http");
+			 "v1", "kind", "Service", "metadata", k8s_meta(name, p), "spec",
+			 "clusterIP", "None", "selector", k8s_labels(name, 1), "ports", "name",
+			 "http", "protocol", "TCP", "port", (int)p->port, "targetPort", "http");
 }
 
 /* GET /health on the named port; kubelet only looks at the status. */
@@ -276,10 +278,10 @@ static json_t *k8s_env(const char *name, const struct k8s_params *p)
 	snprintf(port, sizeof(port), "%u", p->port);
 	return json_pack("[{s:s, s:s}, {s:s, s:{s:{s:s, s:s}}}, {s:s, s:s}, {s:s, s:s}, "
 			 "{s:s, s:s}, {s:s, s:s}]",
-			 "name", "GROUP_ID", "value", p->group_id, "name", "AUTH_TOKEN", "valueFrom",
-			 "secretKeyRef", "name", name, "key", "AUTH_TOKEN", "name", "PORT", "value",
-			 port, "name", "BIND_ADDRESS", "value", "0.0.0.0", "name", "DATA_DIR", "value",
-			 K8S_DATA_DIR, "name", "THREADS", "value", "2");
+			 "name", "GROUP_ID", "value", p->group_id, "name", "AUTH_TOKEN",
+			 "valueFrom", "secretKeyRef", "name", name, "key", "AUTH_TOKEN", "name",
+			 "PORT", "value", port, "name", "BIND_ADDRESS", "value", "0.0.0.0", "name",
+			 "DATA_DIR", "value", K8S_DATA_DIR, "name", "THREADS", "value", "2");
 }
 
 static json_t *k8s_container(const char *name, const struct k8s_params *p)
@@ -287,19 +289,19 @@ static json_t *k8s_container(const char *name, const struct k8s_params *p)
 	char mem[32];
 
 	snprintf(mem, sizeof(mem), "%uMi", p->memory_mb);
-	return json_pack(
-	    "{s:s, s:s, s:s, s:[{s:s, s:i, s:s}], s:o, "
-	    "s:{s:{s:s, s:s}, s:{s:s, s:s}}, "
-	    "s:{s:b, s:b, s:b, s:b, s:{s:[s]}}, "
-	    "s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:o}",
-	    "name", "vault", "image", p->image, "imagePullPolicy", "IfNotPresent", "ports", "name",
-	    "http", "containerPort", (int)p->port, "protocol", "TCP", "env", k8s_env(name, p),
-	    "resources", "requests", "cpu", "50m", "memory", mem, "limits", "cpu", "1", "memory",
-	    mem, "securityContext", "runAsNonRoot", 1, "readOnlyRootFilesystem", 1,
-	    "allowPrivilegeEscalation", 0, "privileged", 0, "capabilities", "drop", "ALL",
-	    "volumeMounts", "name", "data", "mountPath", K8S_DATA_MOUNT, "name", "tmp", "mountPath",
-	    "/tmp", "startupProbe", k8s_probe(1, 30), "livenessProbe", k8s_probe(10, 3),
-	    "readinessProbe", k8s_probe(5, 2));
+	return json_pack("{s:s, s:s, s:s, s:[{s:s, s:i, s:s}], s:o, "
+			 "s:{s:{s:s, s:s}, s:{s:s, s:s}}, "
+			 "s:{s:b, s:b, s:b, s:b, s:{s:[s]}}, "
+			 "s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:o}",
+			 "name", "vault", "image", p->image, "imagePullPolicy", "IfNotPresent",
+			 "ports", "name", "http", "containerPort", (int)p->port, "protocol", "TCP",
+			 "env", k8s_env(name, p), "resources", "requests", "cpu", "50m", "memory",
+			 mem, "limits", "cpu", "1", "memory", mem, "securityContext",
+			 "runAsNonRoot", 1, "readOnlyRootFilesystem", 1, "allowPrivilegeEscalation",
+			 0, "privileged", 0, "capabilities", "drop", "ALL", "volumeMounts", "name",
+			 "data", "mountPath", K8S_DATA_MOUNT, "name", "tmp", "mountPath", "/tmp",
+			 "startupProbe", k8s_probe(1, 30), "livenessProbe", k8s_probe(10, 3),
+			 "readinessProbe", k8s_probe(5, 2));
 }
 
 /* One replica: a vault's database has one writer. */
@@ -307,7 +309,8 @@ static json_t *k8s_statefulset(const char *name, const struct k8s_params *p)
 {
 	return json_pack(
 	    "{s:s, s:s, s:o, s:{s:i, s:s, s:{s:o}, s:{s:{s:o}, s:{"
-	    "s:b, s:b, s:i, s:{s:b, s:i, s:i, s:i, s:s, s:{s:s}}, s:[o], s:[{s:s, s:{s:s, s:s}}]}}, "
+	    "s:b, s:b, s:i, s:{s:b, s:i, s:i, s:i, s:s, s:{s:s}}, s:[o], s:[{s:s, s:{s:s, "
+	    "s:s}}]}}, "
 	    "s:[{s:{s:s, s:o}, s:{s:[s], s:{s:{s:s}}}}]}}",
 	    "apiVersion", "apps/v1", "kind", "StatefulSet", "metadata", k8s_meta(name, p), "spec",
 	    "replicas", 1, "serviceName", name, "selector", "matchLabels", k8s_labels(name, 1),
@@ -532,7 +535,8 @@ int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 	};
 	const char *token_file = NULL;
 	char token[K8S_TOKEN_MAX + 2], err[160];
-	int rc = 1, at = argc > 2 && strcmp(argv[1], "--") == 0 ? 2 : 1; /* -- <id starting with -> */
+	int rc = 1,
+	    at = argc > 2 && strcmp(argv[1], "--") == 0 ? 2 : 1; /* -- <id starting with -> */
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		k8s_usage(stdout);
@@ -558,8 +562,9 @@ int k8s_manifest_main(const struct agent_config *cfg, int argc, char **argv)
 		goto out;
 	}
 	if (token_file == NULL)
-		fprintf(stderr, "manifest: generated a random AUTH_TOKEN for group %s; it is in the "
-				"Secret only (give it to the management server)\n",
+		fprintf(stderr,
+			"manifest: generated a random AUTH_TOKEN for group %s; it is in the "
+			"Secret only (give it to the management server)\n",
 			p.group_id);
 	rc = 0;
 out:

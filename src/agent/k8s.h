@@ -24,17 +24,17 @@ struct agent_config;
 
 /* Everything a group's manifests depend on; all borrowed, none kept. */
 struct k8s_params {
-	const char *group_id;        /* the agent's rule: [A-Za-z0-9_.-]{1,64}, no leading '.' */
-	const char *namespace_name;  /* DNS-1123 label */
-	const char *image;           /* e.g. groupvault:local */
-	unsigned memory_mb;          /* the container's memory request and limit */
-	const char *storage;         /* the data volume's size, a quantity like 1Gi */
-	unsigned port;               /* the vault's PORT (K8S_VAULT_PORT) */
-	const char *server_selector; /* "key=value": the management server's pods */
-	const char *agent_selector;  /* "key=value": the agents' pods */
+	const char *group_id;	      /* the agent's rule: [A-Za-z0-9_.-]{1,64}, no leading '.' */
+	const char *namespace_name;   /* DNS-1123 label */
+	const char *image;	      /* e.g. groupvault:local */
+	unsigned memory_mb;	      /* the container's memory request and limit */
+	const char *storage;	      /* the data volume's size, a quantity like 1Gi */
+	unsigned port;		      /* the vault's PORT (K8S_VAULT_PORT) */
+	const char *server_selector;  /* "key=value": the management server's pods */
+	const char *agent_selector;   /* "key=value": the agents' pods */
 	const char *server_namespace; /* their namespaces; NULL: the vault's own */
 	const char *agent_namespace;
-	const char *auth_token;      /* the vault's AUTH_TOKEN, for the Secret */
+	const char *auth_token; /* the vault's AUTH_TOKEN, for the Secret */
 };
 
 /* Writes the group's resource name ("groupvault-<id>" as a DNS-1123 label of

@@ -29,7 +29,7 @@ struct backend *backend_docker_new(const struct agent_config *cfg, char *err, si
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: groupvault-agent [--help]\n"
-		     "       groupvault-agent manifest <groupId> [options]  (Kubernetes; manifest --help)\n"
+		     "       groupvault-agent manifest <groupId> [options] (see manifest --help)\n"
 		     "Provisions and supervises one groupvaultd per group.\n\n"
 		     "Settings (environment):\n");
 	for (const struct agent_var *v = agent_vars; v->name != NULL; v++)

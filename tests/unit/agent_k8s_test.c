@@ -38,8 +38,8 @@ static void test_name_kept_or_hashed(void **state)
 
 static void test_name_distinct_and_bounded(void **state)
 {
-	static const char *const ids[] = {"abc", "ABC", "Abc", "a.bc", "a_bc", "a-bc", "abc-",
-					  "abc_", "abc.", "abc--"};
+	static const char *const ids[] = {"abc",  "ABC",  "Abc",  "a.bc", "a_bc",
+					  "a-bc", "abc-", "abc_", "abc.", "abc--"};
 	char names[10][K8S_NAME_MAX + 1];
 
 	(void)state;
@@ -56,8 +56,11 @@ static void test_name_distinct_and_bounded(void **state)
 
 static void test_name_refuses(void **state)
 {
-	static const char *const bad[] = {"", ".hidden", "a b", "a\"b", "a\nb", "a/b", "\xc3\xbc",
-					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+	static const char *const bad[] = {
+	    "",		".hidden",
+	    "a b",	"a\"b",
+	    "a\nb",	"a/b",
+	    "\xc3\xbc", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
 	char got[K8S_NAME_MAX + 1];
 
 	(void)state;
@@ -155,9 +158,9 @@ static void test_four_documents(void **state)
 		assert_non_null(j);
 		assert_true(n < 4);
 		assert_string_equal(json_string_value(json_object_get(j, "kind")), kinds[n]);
-		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"),
-								      "namespace")),
-				    "vaults");
+		assert_string_equal(
+		    json_string_value(json_object_get(json_object_get(j, "metadata"), "namespace")),
+		    "vaults");
 		assert_true((n == 0) == (memmem(body, len, TOKEN, strlen(TOKEN)) != NULL));
 		json_decref(j);
 		s = body;

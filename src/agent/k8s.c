@@ -201,10 +201,11 @@ int k8s_name(const char *group_id, char *out, size_t outlen, char *err, size_t e
 	while (name[n - 1] == '-')
 		n--, changed = 1;
 	changed |= n > K8S_NAME_MAX;
+	name[n] = '\0';
 	/* An id kept as it is never ends like a hashed one, so the two kinds of
 	 * names cannot meet. */
 	if (!changed && n > K8S_HASH_HEX + 1 && name[n - K8S_HASH_HEX - 1] == '-' &&
-	    strspn(name + n - K8S_HASH_HEX, "0123456789abcdef") >= K8S_HASH_HEX)
+	    strspn(name + n - K8S_HASH_HEX, "0123456789abcdef") == K8S_HASH_HEX)
 		changed = 1;
 	if (changed) {
 		if (crypto_sha256(group_id, strlen(group_id), digest) != 0)

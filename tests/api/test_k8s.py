@@ -379,8 +379,8 @@ def test_token_file_and_generated():
     assert len(seen) == 2
 
 
-def podman(*args, env=None, check=True, input=None):
-    p = subprocess.run(["podman"] + list(args), env=env, capture_output=True, timeout=180,
+def podman(base, *args, env=None, check=True, input=None):
+    p = subprocess.run(base + list(args), env=env, capture_output=True, timeout=180,
                        input=input)
     if check:
         assert p.returncode == 0, "podman %s: %s" % (" ".join(args), p.stderr.decode())
@@ -433,17 +433,21 @@ def status_code(port, token):
 
 
 def test_podman_kube_play():
-    if shutil.which("podman") is None:
-        raise Skip("podman is not installed")
-    if not os.path.exists(os.path.join(ROOT, "scripts", "image.sh")):
-        raise Skip("no image builder yet (scripts/image.sh)")
+    """The pod part under `podman kube play` (the run's private podman
+    store, with the image `make image` builds)."""
+    try:
+        import podman_engine
+    except ImportError:
+        raise Skip("no private podman engine yet (tests/api/podman_engine.py)")
+    engine = podman_engine.get()
     if shutil.which("catatonit") is None:
-        raise Skip("podman pods need catatonit (for their pause image)")
+        raise Skip("podman pods need catatonit for their pause image (scripts/deps.sh test)")
+    image = engine.image()
+    base = engine.base
     group = "k8s-play-%d" % os.getpid()
     docs, _ = manifests(group)
     name = docs["StatefulSet"]["metadata"]["name"]
     podname = name + "-0"
-    tag = "localhost/groupvault-k8s-test:%d" % os.getpid()
     work = tempfile.mkdtemp(prefix="gv-k8s-play-")
     conf = os.path.join(work, "containers.conf")
     with open(conf, "w") as f:
@@ -451,29 +455,26 @@ def test_podman_kube_play():
         f.write('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n')
     env = dict(os.environ, CONTAINERS_CONF=conf)
     port = harness.free_port()
-    pod, pvc = pod_part(docs, tag, port)
+    pod, pvc = pod_part(docs, image, port)
     claim = pvc["metadata"]["name"]
     play = os.path.join(work, "play.yaml")
     with open(play, "w") as f:
         f.write(yaml_module().safe_dump_all([pvc, pod]))
     try:
-        b = subprocess.run(["scripts/image.sh"], cwd=ROOT, capture_output=True, timeout=300,
-                           env=dict(env, GV_TAGS=tag))
-        assert b.returncode == 0, b.stderr.decode()
         # podman 4.3 keeps a played Secret as YAML but reads secretKeyRef
         # values from a JSON map of base64 values, so the Secret goes in as
         # that map, made from the Secret document itself.
         data = {k: base64.b64encode(v.encode()).decode()
                 for k, v in docs["Secret"]["stringData"].items()}
-        podman("secret", "create", docs["Secret"]["metadata"]["name"], "-", env=env,
+        podman(base, "secret", "create", docs["Secret"]["metadata"]["name"], "-", env=env,
                input=json.dumps(data).encode())
-        podman("kube", "play", play, env=env)
+        podman(base, "kube", "play", play, env=env)
         status, body = wait_health(port, time.time() + 60)
         assert status == 200 and body["status"] == "ok" and body["groupId"] == group, body
         # The token from the Secret is the vault's AUTH_TOKEN.
         assert status_code(port, TOKEN) == 200
         assert status_code(port, "not-the-token-0123456789abcdef") == 401
-        info = json.loads(podman("inspect", podname + "-vault", env=env))[0]
+        info = json.loads(podman(base, "inspect", podname + "-vault", env=env))[0]
         uid = docs["StatefulSet"]["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
         hc = info["HostConfig"]
         assert info["Config"]["User"].split(":")[0] == str(uid), info["Config"]["User"]
@@ -482,15 +483,15 @@ def test_podman_kube_play():
         assert hc["Memory"] == 256 * 1024 * 1024, hc["Memory"]
         # The vault made its own 0700 directory on the claim and keeps its
         # signing key there.
-        mnt = podman("volume", "inspect", claim, "--format", "{{.Mountpoint}}", env=env).strip()
+        mnt = podman(base, "volume", "inspect", claim, "--format", "{{.Mountpoint}}",
+                     env=env).strip()
         st = os.stat(os.path.join(mnt, "vault"))
         assert st.st_uid == uid and (st.st_mode & 0o777) == 0o700, oct(st.st_mode)
         assert os.path.exists(os.path.join(mnt, "vault", "signing.key"))
     finally:
-        podman("kube", "down", play, env=env, check=False)
-        podman("pod", "rm", "-f", podname, env=env, check=False)
-        podman("volume", "rm", "-f", claim, env=env, check=False)
-        podman("secret", "rm", docs["Secret"]["metadata"]["name"], env=env, check=False)
-        podman("rmi", "-f", tag, env=env, check=False)
+        podman(base, "kube", "down", play, env=env, check=False)
+        podman(base, "pod", "rm", "-f", podname, env=env, check=False)
+        podman(base, "volume", "rm", "-f", claim, env=env, check=False)
+        podman(base, "secret", "rm", docs["Secret"]["metadata"]["name"], env=env, check=False)
         shutil.rmtree(work, ignore_errors=True)
-    assert subprocess.run(["podman", "pod", "exists", podname]).returncode != 0
+    assert subprocess.run(base + ["pod", "exists", podname]).returncode != 0

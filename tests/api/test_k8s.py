@@ -17,9 +17,9 @@ import time
 import urllib.request
 
 import harness
+from agent_harness import AGENT
 from harness import ROOT, Skip
 
-AGENT = os.environ.get("GROUPVAULT_AGENT", os.path.join(ROOT, "build", "san", "groupvault-agent"))
 TOKEN = "k8s-test-token-0123456789abcdef"
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MODELS = {
@@ -62,16 +62,9 @@ def kube_client():
     return kubernetes.client
 
 
-def need_agent():
-    if not os.path.exists(AGENT):
-        if not os.path.exists(os.path.join(ROOT, "src", "agent", "main.c")):
-            raise Skip("groupvault-agent is not built yet (no src/agent/main.c)")
-        raise AssertionError("%s is missing: run make test" % AGENT)
-
-
 def run(*args, token_file=None, env_extra=None):
     """Runs `groupvault-agent manifest ARGS`; returns (rc, stdout, stderr)."""
-    need_agent()
+    assert os.path.exists(AGENT), "%s is missing: run make test" % AGENT
     argv = [AGENT, "manifest"] + list(args)
     if token_file is not None:
         argv += ["--auth-token-file", token_file]

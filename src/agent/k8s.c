@@ -12,10 +12,11 @@
 #include "config.h"
 #include "crypto.h"
 #include "jalloc.h"
+#include "request.h"
 
 #define K8S_PREFIX "groupvault-"
 #define K8S_HASH_HEX 10 /* hex digits of SHA-256(group id) in a changed name */
-#define K8S_GROUP_MAX 64
+#define K8S_GROUP_MAX REG_ID_MAX
 #define K8S_TOKEN_MIN 16
 #define K8S_TOKEN_MAX 1023 /* groupvaultd's AUTH_TOKEN buffer */
 #define K8S_IMAGE_MAX 255
@@ -37,19 +38,6 @@ static int k8s_fail(char *err, size_t errlen, const char *what)
 static int k8s_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 static int k8s_alnum(char c) { return k8s_alnum_lower(c) || (c >= 'A' && c <= 'Z'); }
-
-/* The agent's group id rule: [A-Za-z0-9_.-]{1,64}, not starting with '.'. */
-static int k8s_group_ok(const char *s)
-{
-	size_t n = s ? strnlen(s, K8S_GROUP_MAX + 1) : 0;
-
-	if (n == 0 || n > K8S_GROUP_MAX || s[0] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!k8s_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-			return 0;
-	return 1;
-}
 
 /* A DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max chars. */
 static int k8s_dns_label(const char *s, size_t n, size_t max)
@@ -187,7 +175,7 @@ int k8s_name(const char *group_id, char *out, size_t outlen, char *err, size_t e
 	size_t n = sizeof(K8S_PREFIX) - 1, cut = K8S_NAME_MAX - 1 - K8S_HASH_HEX;
 	int changed = 0;
 
-	if (!k8s_group_ok(group_id))
+	if (group_id == NULL || !agent_valid_group_id(group_id)) /* the agent's own rule */
 		return k8s_fail(err, errlen,
 				"group id must be 1-64 of [A-Za-z0-9_.-], not starting with '.'");
 	if (outlen < K8S_NAME_MAX + 1)

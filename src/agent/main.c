@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "groupvault-agent: cannot initialise crypto or curl\n");
 		return 1;
 	}
+	crypto_init_tls_client(); /* libcurl's TLS, for vaults that serve HTTPS */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	/* Every thread inherits the blocked set; only sigwait sees these. */

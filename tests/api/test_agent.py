@@ -358,3 +358,26 @@ def test_readme_table_lists_every_setting_of_help():
     documented = set(re.findall(r"^\| `([A-Z_<>]+)` \|", section, re.M))
     assert len(helped) >= 12, helped
     assert helped == documented, (helped ^ documented)
+
+
+def test_vaults_serving_tls_are_health_checked_over_https():
+    import ssl
+    import http.client
+    from test_tls import CA
+    ca = CA()
+    try:
+        crt, key = ca.issue("vault")
+        with Agent(VAULT_ENV_TLS_CERT_FILE=crt, VAULT_ENV_TLS_KEY_FILE=key) as a:
+            r = a.provision("tls-group")
+            assert r.status == 200 and r.json["status"] == "created", r
+            port = r.json["port"]
+            ctx = ssl.create_default_context(cafile=ca.ca)
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+            conn.request("GET", "/health")
+            assert conn.getresponse().status == 200
+            conn.close()
+            st = a.api("GET", "/tls-group").json
+            assert st["healthy"] is True and st["running"] is True, st
+            assert a.api("POST", "/tls-group/restart").status == 200
+    finally:
+        ca.close()

@@ -5,6 +5,11 @@ alternating runs so machine noise hits both, and prints one table of
 figures, ratios and targets (also written to bench/results/latest.md).
 Exits 1 if a target is missed. Never part of `make test`.
 
+Issue 16 adds pinned rows (each server alone on core 0 with taskset, wrk
+-t1 alone on core 1, alternated runs, medians: ratios per core that hold
+across machines; the unpinned rows stay as secondary), the export/import
+peak RSS of the big vault, and a second table with that issue's targets.
+
 Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_REPS (3),
 BENCH_FILL (100000;
 reads are also measured at 10,000)."""
@@ -52,6 +57,17 @@ def http(port, method, path, body=None, headers=None):
         return e.code, json.loads(e.read() or b"null")
 
 
+def raw(port, method, path, data=None, headers=None):
+    """(status, body bytes) without parsing: exports are large."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
+                                 data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 def rss(pid):
     """(VmRSS, Pss, Private, RssAnon) in KiB."""
     out = {}
@@ -88,9 +104,11 @@ def to_ms(text):
     return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
 
-def wrk(url, conns, headers=(), script=None, seconds=SECONDS, args=()):
-    cmd = ["wrk", "-t%d" % (1 if conns == 1 else 2), "-c%d" % conns, "-d%ds" % seconds,
-           "--latency"]
+def wrk(url, conns, headers=(), script=None, seconds=SECONDS, args=(), pinned=False):
+    """pinned: wrk -t1 alone on core 1 (the server under test is on core 0)."""
+    cmd = (["taskset", "-c", "1", "wrk", "-t1"] if pinned else
+           ["wrk", "-t%d" % (1 if conns == 1 else 2)])
+    cmd += ["-c%d" % conns, "-d%ds" % seconds, "--latency"]
     for h in headers:
         cmd += ["-H", h]
     if script:
@@ -135,8 +153,29 @@ class Vault:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pin(pid, cpus):
+    """Moves every thread of pid to cpus (threads started later inherit)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def hwm_reset(pid):
+    """Resets VmHWM (peak RSS) so the next figure is the peak of one operation."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def hwm(pid):
+    """VmHWM (peak RSS since the last reset) in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 class Nginx:
-    def __init__(self, body):
+    def __init__(self, body, cpus=None):
         self.dir = tempfile.mkdtemp(prefix="gv-nginx-")
         self.port = free_port()
         conf = os.path.join(self.dir, "nginx.conf")
@@ -148,7 +187,9 @@ fastcgi_temp_path %(d)s; uwsgi_temp_path %(d)s; scgi_temp_path %(d)s;
 server { listen 127.0.0.1:%(p)d; location / { default_type application/json;
 return 200 '%(b)s'; } } }
 """ % {"d": self.dir, "p": self.port, "b": body.replace("'", "\\'")})
-        self.proc = subprocess.Popen(["nginx", "-c", conf], stderr=subprocess.DEVNULL)
+        # cpus: started under taskset, so the worker it forks is pinned too
+        self.proc = subprocess.Popen((["taskset", "-c", cpus] if cpus else []) +
+                                     ["nginx", "-c", conf], stderr=subprocess.DEVNULL)
         for _ in range(500):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
@@ -164,6 +205,114 @@ return 200 '%(b)s'; } } }
 
 def med(xs):
     return statistics.median(xs)
+
+
+# Issue 16's figures, filled in as they are measured (see targets_table).
+ISSUE16 = {}
+ISSUE16_ROWS = ("pinned:", "GET /export", "POST /import")
+
+
+def targets_table(rows, fails):
+    """The issue's targets with what this run measured, met or missed."""
+    i5 = [f for f in fails if not f.startswith(ISSUE16_ROWS)]
+    p = ISSUE16.get("pinned", {})
+
+    def yn(ok):
+        return "" if ok is None else ("yes" if ok else "**no**")
+
+    def fmt(x, f):
+        return f % x if x is not None else "not measured"
+
+    t = [("audited reads per core, pinned, c=64", "≥ 0.4 × nginx per core",
+          fmt(p.get("reads"), "%.2f ×"), yn(p["reads"] >= 0.4) if "reads" in p else ""),
+         ("1,000 keys at random vs one key (pinned)", "≥ 0.8 ×", fmt(p.get("spread"), "%.2f ×"),
+          yn(p["spread"] >= 0.8) if "spread" in p else ""),
+         ("durable writes c=16, pinned", "report; not below today's",
+          fmt(p.get("writes"), "%.0f req/s"), "report"),
+         ("export of %d secrets" % FILL, "peak RSS ≤ 32 MiB",
+          fmt(ISSUE16["export"] / 1024 if "export" in ISSUE16 else None, "%.1f MiB"),
+          yn(ISSUE16["export"] <= 32 * 1024) if "export" in ISSUE16 else ""),
+         ("idle PSS per vault (100 vaults running)", "≤ 2 MiB", "`make bench-fleet`", ""),
+         ("everything issue 5 met", "still met", "missed: " + "; ".join(i5) if i5 else "all met",
+          yn(not i5))]
+    lines = ["| figure | target | this run | met |", "| --- | --- | --- | --- |"]
+    lines += ["| %s | %s | %s | %s |" % r for r in t]
+    return lines
+
+
+def pinned_rows(row, v, big, body, cap, bcap, w10):
+    """Per-core figures: each server alone on core 0 (vaults re-pinned with
+    every thread, nginx started pinned), wrk -t1 alone on core 1, runs
+    alternated between the two sides, medians. These hold across machines;
+    the unpinned rows depend on how the scheduler shares two cores."""
+    ngx = Nginx(body, cpus="0")
+    for p in (v.proc.pid, big.proc.pid):
+        pin(p, "0")
+    out = {}
+    try:
+        def alt(a, b, reps=max(REPS, 5)):
+            xs, ys = [], []
+            for _ in range(reps):
+                xs.append(a())
+                ys.append(b())
+            return med(xs), med(ys)
+
+        vurl = "http://127.0.0.1:%d/secrets/key3" % v.port
+        nurl = "http://127.0.0.1:%d/secrets/key3" % ngx.port
+        gv, ng = alt(lambda: wrk(vurl, 64, [cap], pinned=True)[0],
+                     lambda: wrk(nurl, 64, pinned=True)[0])
+        out["reads"] = gv / ng
+        row("pinned: audited GET /secrets/:key, c=64, 10 secrets (per core vs nginx)", gv,
+            "req/s", ng, gv / ng, "≥ 0.4 × nginx per core", gv / ng >= 0.4)
+        gv, ng = alt(lambda: wrk("http://127.0.0.1:%d/health" % v.port, 64, pinned=True)[0],
+                     lambda: wrk("http://127.0.0.1:%d/health" % ngx.port, 64, pinned=True)[0])
+        row("pinned: GET /health, c=64 (per core vs nginx)", gv, "req/s", ng, gv / ng)
+        rlua = os.path.join(ROOT, "bench", "read.lua")
+        one, spread = alt(
+            lambda: wrk("http://127.0.0.1:%d/secrets/key3" % big.port, 64, [bcap],
+                        pinned=True)[0],
+            lambda: wrk("http://127.0.0.1:%d" % big.port, 64, [bcap], rlua,
+                        args=(str(SPREAD),), pinned=True)[0])
+        out["spread"] = spread / one
+        row("pinned: %d keys at random vs one key, c=64, %d secrets" % (SPREAD, MID), spread,
+            "req/s", one, spread / one, "≥ 0.8 × one key", spread / one >= 0.8)
+        lua = os.path.join(ROOT, "bench", "write.lua")
+        w = med([wrk("http://127.0.0.1:%d" % v.port, 16, [cap], lua, args=("update", "10"),
+                     pinned=True)[0] for _ in range(REPS)])
+        out["writes"] = w
+        row("pinned: durable POST /secrets/:key, c=16, 10 secrets (reference: unpinned)", w,
+            "req/s", w10, w / w10, "report")
+    finally:
+        for p in (v.proc.pid, big.proc.pid):
+            pin(p, "0-%d" % (os.cpu_count() - 1))
+        ngx.close()
+    return out
+
+
+def export_rows(row, big, n):
+    """Peak RSS (VmHWM, reset first) of one GET /export of the big vault,
+    and of importing that export into a fresh vault."""
+    hwm_reset(big.proc.pid)
+    t0 = time.perf_counter()
+    st, doc = raw(big.port, "GET", "/export", headers={"x-auth-token": AUTH})
+    secs = time.perf_counter() - t0
+    assert st == 200, doc[:200]
+    peak = hwm(big.proc.pid)
+    ISSUE16["export"] = peak
+    row("GET /export of %d secrets: peak RSS (VmHWM) / time %.1f s / %.0f MiB" % (
+        n, secs, len(doc) / 2**20), peak / 1024, "MiB", target="≤ 32 MiB", ok=peak <= 32 * 1024)
+    fresh = Vault()
+    try:
+        hwm_reset(fresh.proc.pid)
+        t0 = time.perf_counter()
+        st, ans = raw(fresh.port, "POST", "/import", doc,
+                      {"x-auth-token": AUTH, "Content-Type": "application/json"})
+        secs = time.perf_counter() - t0
+        peak = hwm(fresh.proc.pid)
+        row("POST /import of that export: peak RSS (VmHWM) / time %.1f s / status %d" % (
+            secs, st), peak / 1024, "MiB", target="200", ok=st == 200)
+    finally:
+        fresh.close()
 
 
 def main():
@@ -297,9 +446,15 @@ def main():
     burl = "http://127.0.0.1:%d/secrets/key3" % big.port
     rlua = os.path.join(ROOT, "bench", "read.lua")
 
-    def count():
-        return len(http(big.port, "GET", "/secrets", None,
-                        {"x-capability-token": btok})[1]["keys"])
+    def count():  # GET /secrets is paginated: walk every page
+        n, after = 0, ""
+        while True:
+            page = http(big.port, "GET", "/secrets?limit=1000" + after, None,
+                        {"x-capability-token": btok})[1]
+            n += len(page["keys"])
+            if "next" not in page:
+                return n
+            after = "&after=" + page["next"]
 
     # Concurrent creates (batched per fsync), in rounds sized by the write
     # rate just measured; wrk threads stop after their share.
@@ -334,6 +489,8 @@ def main():
             "req/s", large, spread / large)
 
     flat_reads(fill(MID))
+    ISSUE16["pinned"] = pinned_rows(row, v, big, json.dumps(body, separators=(",", ":")), cap, bcap,
+                         med(w10))
     t0 = time.perf_counter()
     n = fill(FILL)
     fill_s = time.perf_counter() - t0
@@ -345,6 +502,7 @@ def main():
         lambda: wrk("http://127.0.0.1:%d" % big.port, 16, [bcap], lua, args=("update", "10"))[0])
     row("durable writes, c=16, %d secrets (reference: 10 secrets, alternated)" % n, large,
         "req/s", small, large / small, "≥ 0.9 × at 10", large / small >= 0.9)
+    export_rows(row, big, n)
     big.close()
     ngx.close()
     v.close()
@@ -363,7 +521,8 @@ def main():
                                             SECONDS, REPS, subprocess.run(
                                                 ["nginx", "-v"], capture_output=True,
                                                 text=True).stderr.strip().split("/")[-1]), ""]
-    text = "\n".join(header + lines) + "\n"
+    text = "\n".join(header + lines + ["", "## Issue 16 targets", ""] +
+                     targets_table(rows, fails)) + "\n"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "latest.md"), "w") as f:
         f.write(text)

@@ -34,6 +34,9 @@
 /* ?limit= of GET /audit and GET /tokens: 1..max; one page is built in memory. */
 #define LIMIT_PAGE_MAX 1000
 #define LIMIT_PAGE_DEFAULT 100
+/* GET /secrets: a vault of up to this many names answers in one page, as
+ * the original does; a bigger one is walked with ?after=<next>. */
+#define LIMIT_PAGE_LIST_DEFAULT 1000
 /* GET /audit/secret/:key's default page. */
 #define LIMIT_PAGE_SECRET_DEFAULT 50
 

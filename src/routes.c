@@ -498,10 +498,22 @@ static void h_secret_delete(struct vault *v, const struct config *cfg, const str
 static void h_secret_list(struct vault *v, const struct config *cfg, const struct api_req *req,
 			  struct api_resp *resp)
 {
+	unsigned char after[VAULT_ID_LEN];
+	const char *a = req->query_after;
 	json_t *out = NULL;
-	enum vault_err err = vault_secret_list(v, req->cap, req->ip, &out);
+	int limit;
+	enum vault_err err;
 
 	(void)cfg;
+	if (parse_limit(req->query_limit, LIMIT_PAGE_LIST_DEFAULT, &limit) != 0) {
+		api_fail(resp, API_BAD_LIMIT, NULL);
+		return;
+	}
+	if (a != NULL && (strlen(a) != 2 * VAULT_ID_LEN || enc_hex_decode(a, strlen(a), after) != 0)) {
+		api_fail(resp, API_BAD_BODY, "after: must be a previous answer's next");
+		return;
+	}
+	err = vault_secret_list(v, req->cap, req->ip, a ? after : NULL, (size_t)limit, &out);
 	routes_answer(resp, err, out);
 }
 
@@ -538,7 +550,8 @@ const struct route routes[] = {
      "audit log, newest first (?limit=1..1000); ?after=<seq>: oldest first from there"},
     {"GET", "/audit/verify", h_audit_verify, API_AUTH_MGMT, 0, "check the audit hash chain"},
     {"GET", "/audit/secret/:key", h_audit, API_AUTH_MGMT, 0, "audit log of one secret"},
-    {"GET", "/secrets", h_secret_list, API_AUTH_CAP, 0, "list names in the token's scope"},
+    {"GET", "/secrets", h_secret_list, API_AUTH_CAP, 0,
+     "list names in the token's scope (?limit=1..1000, default 1000; ?after=<next>)"},
     {"GET", "/secrets/:key", h_secret_get, API_AUTH_CAP, 0, "read a secret (audited first)"},
     {"POST", "/secrets/:key", h_secret_put, API_AUTH_CAP, ROUTE_BODY_MAX,
      "create or update a secret"},

@@ -24,6 +24,8 @@ static const char *const store_sql[Q_COUNT] = {
 		     "ON CONFLICT(id) DO UPDATE SET version = ?2, record = ?3",
     [Q_SECRET_DEL] = "DELETE FROM secrets WHERE id = ?1 RETURNING version",
     [Q_SECRET_ALL] = "SELECT id, version, record FROM secrets",
+    /* a page in id order; ?1 = x'' starts at the first row */
+    [Q_SECRET_FROM] = "SELECT id, version, record FROM secrets WHERE id > ?1 ORDER BY id",
     [Q_SECRET_COUNT] = "SELECT count(*) FROM secrets",
     [Q_SECRET_VERSIONS] = "SELECT id, version FROM secrets",
     [Q_TOKEN_PUT] = "INSERT INTO tokens(id, user_id, issued_at, expires_at, scope, digest,"
@@ -443,9 +445,9 @@ int store_secret_del(struct store_tx *tx, const unsigned char id[STORE_ID_LEN], 
 	return found ? 0 : 1;
 }
 
-int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
+/* Steps s (already bound) through its rows as store_secret_each says. */
+static int store_secret_rows(struct store_tx *tx, sqlite3_stmt *s, store_secret_fn fn, void *ctx)
 {
-	sqlite3_stmt *s = store_q(tx, Q_SECRET_ALL);
 	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -473,6 +475,25 @@ int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
 		return -1;
 	}
 	return 0;
+}
+
+int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx)
+{
+	return store_secret_rows(tx, store_q(tx, Q_SECRET_ALL), fn, ctx);
+}
+
+int store_secret_from(struct store_tx *tx, const unsigned char *after, store_secret_fn fn,
+		      void *ctx)
+{
+	static const unsigned char none[1];
+	sqlite3_stmt *s = store_q(tx, Q_SECRET_FROM);
+
+	if (sqlite3_bind_blob(s, 1, after ? after : none, after ? STORE_ID_LEN : 0,
+			      SQLITE_STATIC) != SQLITE_OK) {
+		log_err("store: %s", sqlite3_errmsg(tx->db));
+		return -1;
+	}
+	return store_secret_rows(tx, s, fn, ctx);
 }
 
 int64_t store_secret_count(struct store_tx *tx)

@@ -49,6 +49,11 @@ typedef int (*store_secret_fn)(void *ctx, const unsigned char id[STORE_ID_LEN], 
 			       const unsigned char *rec, size_t len);
 /* Calls fn for every row; stops early (returning fn's value) if fn is non-zero. */
 int store_secret_each(struct store_tx *tx, store_secret_fn fn, void *ctx);
+/* The same over the rows whose id sorts after `after` (memcmp order;
+ * NULL: from the first), in id order: a cursor that stays exact while
+ * rows are written, since a row's id never changes. */
+int store_secret_from(struct store_tx *tx, const unsigned char *after, store_secret_fn fn,
+		      void *ctx);
 int64_t store_secret_count(struct store_tx *tx);
 /* Calls fn with every row's id and version (no record is read); stops
  * early as store_secret_each does. */

@@ -145,8 +145,13 @@ enum vault_err vault_secret_put(struct vault *v, const struct cap *cap, const ch
 				struct vault_defer **out);
 enum vault_err vault_secret_delete(struct vault *v, const struct cap *cap, const char *name,
 				   size_t len, const char *ip);
+/* One page of the names in the token's scope, in blind-index order: at
+ * most limit keys whose id sorts after `after` (VAULT_ID_LEN bytes, or NULL
+ * for the first page). *out is {keys, next?}: next (the hex id of the last
+ * key) only when more keys in scope follow. */
+#define VAULT_ID_LEN 32
 enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
-				 json_t **out);
+				 const unsigned char *after, size_t limit, json_t **out);
 
 /* Hands the work to the store's committer; done(ctx, 0) runs (on the
  * committer thread) once it is durable, done(ctx, -1) if it failed.

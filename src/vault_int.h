@@ -308,9 +308,12 @@ struct vault_list_ctx {
 	const struct cap *cap; /* NULL: everything (export) */
 	json_t *out;	       /* keys array, or secrets object for ocmt-v1 */
 	int v1;
+	size_t limit; /* a page: at most this many keys (0: no bound) */
+	size_t count; /* keys in out */
+	unsigned char last[CRYPTO_HASH_LEN]; /* id of the last key in out */
 };
 /* store_secret_fn over a vault_list_ctx; 1 on a record that fails its
- * integrity check. */
+ * integrity check, 2 on a key in scope beyond a full page (stop: more). */
 int vault_list_row(void *arg, const unsigned char *id, int64_t version, const unsigned char *rec,
 		   size_t len);
 

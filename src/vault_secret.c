@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enc.h"
 #include "log.h"
 #include "record.h"
 #include "token.h"
@@ -235,7 +236,14 @@ int vault_list_row(void *arg, const unsigned char *id, int64_t version, const un
 					      "updatedAt", json_object_get(r, "updatedAt"),
 					      "updatedBy", json_object_get(r, "updatedBy")));
 	} else if (c->cap == NULL || token_in_scope(c->cap, name, strlen(name))) {
+		if (c->limit > 0 && c->count == c->limit) {
+			json_decref(md);
+			json_decref(r);
+			return 2;
+		}
 		json_array_append_new(c->out, json_pack("{s:s,s:o}", "key", name, "metadata", md));
+		c->count++;
+		memcpy(c->last, id, CRYPTO_HASH_LEN);
 	} else {
 		json_decref(md);
 	}
@@ -275,12 +283,13 @@ static enum vault_err vault_secret_list_begin(struct vault *v, const struct cap 
  * on meanwhile. The listing is audited, and answered, only if the session
  * is still open once it is built. */
 enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const char *ip,
-				 json_t **out)
+				 const unsigned char *after, size_t limit, json_t **out)
 {
 	struct vault_audit_ev ev = {
 	    "secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
 	struct vault_keys *kc = crypto_secure_alloc(sizeof(*kc));
-	struct vault_list_ctx c = {kc, cap, NULL, 0};
+	struct vault_list_ctx c = {kc, cap, NULL, 0, limit, 0, {0}};
+	char next[2 * CRYPTO_HASH_LEN + 1];
 	struct store_tx *tx;
 	enum vault_err err;
 	int r;
@@ -294,9 +303,11 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 		err = VAULT_STORE_FAILED;
 		goto done;
 	}
-	r = store_secret_each(tx, vault_list_row, &c);
+	r = store_secret_from(tx, after, vault_list_row, &c);
 	store_tx_rollback(tx);
-	if (r != 0) {
+	if (r == 2) /* a full page, and more in scope after it */
+		enc_hex_encode(c.last, CRYPTO_HASH_LEN, next);
+	else if (r != 0) {
 		err = r > 0 ? VAULT_CORRUPT : VAULT_STORE_FAILED;
 		goto done;
 	}
@@ -307,7 +318,7 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 		err = vault_audit_one(v, vault_keys_live(v), &ev);
 	pthread_rwlock_unlock(&v->rw);
 	if (err == VAULT_OK)
-		*out = json_pack("{s:O}", "keys", c.out);
+		*out = json_pack("{s:O,s:s*}", "keys", c.out, "next", r == 2 ? next : NULL);
 done:
 	crypto_secure_free(kc, sizeof(*kc));
 	json_decref(c.out);

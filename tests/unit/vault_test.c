@@ -233,7 +233,7 @@ static void test_secrets(void **state)
 	/* A read after an acknowledged write sees it, cached row or not. */
 	put(v, f->cap, "db.password", "second", 0);
 	read_is(v, f->cap, "db.password", "second");
-	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", &out), VAULT_OK);
+	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", NULL, 0, &out), VAULT_OK);
 	assert_int_equal(json_array_size(json_object_get(out, "keys")), 1);
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(json_object_get(out, "keys"), 0), "key")),
@@ -281,7 +281,7 @@ static void test_lock_wipes(void **state)
 			 VAULT_LOCKED);
 	assert_null(d);
 	assert_int_equal(vault_secret_delete(v, f->cap, "k1", 2, "127.0.0.1"), VAULT_LOCKED);
-	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", &out), VAULT_LOCKED);
+	assert_int_equal(vault_secret_list(v, f->cap, "127.0.0.1", NULL, 0, &out), VAULT_LOCKED);
 	assert_int_equal(vault_token_issue(v, "app", all, all, 60, &who, &out), VAULT_LOCKED);
 	assert_int_equal(vault_audit_list(v, "k1", 2, -1, 10, &out), VAULT_LOCKED);
 	assert_int_equal(vault_export(v, 1, &who, &out), VAULT_LOCKED);

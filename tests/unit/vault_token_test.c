@@ -109,7 +109,7 @@ static void test_check_while_locked_is_judged_at_use(void **state)
 	assert_int_equal(vault_unlock(f->v, PW, PW_LEN, &who, &count, &retry), VAULT_OK);
 	assert_int_equal(vault_secret_get(f->v, cap, "a", 1, "ip", &d), VAULT_TOKEN_INVALID);
 	assert_null(d);
-	assert_int_equal(vault_secret_list(f->v, cap, "ip", &list), VAULT_TOKEN_INVALID);
+	assert_int_equal(vault_secret_list(f->v, cap, "ip", NULL, 0, &list), VAULT_TOKEN_INVALID);
 	assert_int_equal(vault_secret_delete(f->v, cap, "a", 1, "ip"), VAULT_TOKEN_INVALID);
 	token_cap_free(cap);
 	cap = NULL;

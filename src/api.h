@@ -85,6 +85,16 @@ struct api_req {
 
 struct vault_defer; /* opaque here; the HTTP layer drives it (vault.h) */
 
+/* A long answer produced piece by piece (a 200, JSON, sent chunked). */
+struct api_stream {
+	/* Up to max bytes into buf: the count, 0 at the end, -1 on a fault
+	 * (the connection is then cut, so no client takes a truncated answer
+	 * for a whole one). */
+	long (*read)(void *ctx, char *buf, size_t max);
+	void (*free)(void *ctx);
+	void *ctx;
+};
+
 struct api_resp {
 	int status;
 	json_t *body;	      /* owned; serialised and wiped after sending */
@@ -99,6 +109,9 @@ struct api_resp {
 	char *text;
 	size_t text_len;
 	const char *content_type; /* NULL: JSON */
+	/* Set instead of body for an answer too big to build (owned, malloc'd;
+	 * the HTTP layer calls its free, also when it cannot send it). */
+	struct api_stream *stream;
 };
 
 /* Fills resp with an error; details may be NULL. */

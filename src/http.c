@@ -1,7 +1,8 @@
 /* http.c: libmicrohttpd glue. The only file that includes microhttpd.h.
  * Decides every request on its head (framing, route, auth, size) before
  * reading a body byte; every response body is JSON, marked no-store, and
- * wiped after sending; no request data is logged. */
+ * wiped after sending (but a streamed export's, which holds only sealed
+ * records); no request data is logged. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -92,6 +93,41 @@ static struct http_sock *http_sock_of(struct MHD_Connection *c)
 	return ci != NULL ? ci->socket_context : NULL;
 }
 
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct api_stream *s = cls;
+	long n = s->read(s->ctx, buf, max);
+
+	(void)pos;
+	return n > 0 ? (ssize_t)n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+				       : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void http_stream_free(void *cls)
+{
+	struct api_stream *s = cls;
+
+	s->free(s->ctx);
+	free(s);
+}
+
+/* resp's stream as a chunked response (taking it), or NULL with resp made
+ * a 500. */
+static struct MHD_Response *http_stream_response(struct api_resp *resp)
+{
+	struct api_stream *s = resp->stream;
+	struct MHD_Response *r;
+
+	resp->stream = NULL;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIMIT_STREAM_BLOCK,
+					      http_stream_read, s, http_stream_free);
+	if (r == NULL) {
+		http_stream_free(s);
+		api_fail(resp, API_INTERNAL, NULL);
+	}
+	return r;
+}
+
 /* Queues resp. close_after: the request body was not (fully) read, or the
  * framing was bad, so the connection must not carry another request. */
 static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp, int close_after)
@@ -103,6 +139,8 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 	char *text = NULL;
 	size_t len = 0;
 
+	if (resp->stream != NULL && (r = http_stream_response(resp)) != NULL)
+		goto headers;
 	if (resp->text != NULL) {
 		text = resp->text;
 		len = resp->text_len;
@@ -124,6 +162,7 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct api_resp *resp
 		crypto_wipe_free(text);
 		return MHD_NO;
 	}
+headers:
 	MHD_add_response_header(r, "Content-Type",
 				resp->content_type ? resp->content_type
 						   : "application/json; charset=utf-8");

@@ -58,6 +58,10 @@
 #define LIMIT_ROUTE_BODY_PASSWORD 32768
 #define LIMIT_ROUTE_BODY_TOKEN 131072
 
+/* A streamed answer (GET /export) is handed to libmicrohttpd in blocks of
+ * this many bytes. */
+#define LIMIT_STREAM_BLOCK 32768
+
 /* MAX_BODY_BYTES: default room for a MAX_VALUE_BYTES value plus the rest
  * of a secret's body (LIMIT_BODY_OVERHEAD: name, metadata, JSON); range. */
 #define LIMIT_BODY_DEFAULT 1114112

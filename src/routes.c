@@ -393,6 +393,38 @@ static void h_audit_verify(struct vault *v, const struct config *cfg, const stru
 	routes_answer(resp, err, out);
 }
 
+static long routes_stream_read(void *ctx, char *buf, size_t max)
+{
+	return vault_stream_read(ctx, buf, max);
+}
+
+static void routes_stream_free(void *ctx) { vault_stream_free(ctx); }
+
+/* Our own format leaves as it is read (vault_stream.c), so a big vault's
+ * export costs no more memory than a small one's. */
+static void routes_export_stream(struct vault *v, const struct vault_actor *who,
+				 struct api_resp *resp)
+{
+	struct api_stream *s = malloc(sizeof(*s));
+	struct vault_stream *vs = NULL;
+	enum vault_err err;
+
+	if (s == NULL) {
+		api_fail(resp, API_INTERNAL, NULL);
+		return;
+	}
+	if ((err = vault_stream_open(v, who, &vs)) != VAULT_OK) {
+		free(s);
+		routes_answer(resp, err, NULL);
+		return;
+	}
+	s->read = routes_stream_read;
+	s->free = routes_stream_free;
+	s->ctx = vs;
+	resp->status = 200;
+	resp->stream = s;
+}
+
 static void h_export(struct vault *v, const struct config *cfg, const struct api_req *req,
 		     struct api_resp *resp)
 {
@@ -409,6 +441,10 @@ static void h_export(struct vault *v, const struct config *cfg, const struct api
 			api_fail(resp, API_BAD_BODY, "format: must be groupvault or ocmt-v1");
 			return;
 		}
+	}
+	if (!legacy) {
+		routes_export_stream(v, &who, resp);
+		return;
 	}
 	err = vault_export(v, legacy, &who, &out);
 	routes_answer(resp, err, out);

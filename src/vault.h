@@ -176,6 +176,17 @@ enum vault_err vault_audit_list(struct vault *v, const char *name, size_t len, i
 				int limit, json_t **out);
 enum vault_err vault_audit_verify(struct vault *v, json_t **out);
 
+/* GET /export of our own format as a stream (vault_stream.c): the same
+ * bytes as vault_export's document serialised compact, in bounded memory.
+ * Audited (durably) by open, before any byte; the rows come from one read
+ * snapshot taken then. read: up to max bytes into out, 0 at the end, -1 on
+ * a fault. The caller frees the stream (vault_stream_free(NULL) is a no-op). */
+struct vault_stream;
+enum vault_err vault_stream_open(struct vault *v, const struct vault_actor *who,
+				 struct vault_stream **out);
+long vault_stream_read(struct vault_stream *s, char *out, size_t max);
+void vault_stream_free(struct vault_stream *s);
+
 /* Export (own format, or "ocmt-v1" when legacy is set) and import
  * (vault_export.c, vault_ocmt.c). *out is a new reference. */
 enum vault_err vault_export(struct vault *v, int legacy, const struct vault_actor *who,

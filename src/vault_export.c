@@ -50,26 +50,33 @@ int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t want)
 
 /* ---- export ---- */
 
+json_t *vault_export_record(const unsigned char *id, int64_t version, const unsigned char *rec,
+			    size_t len)
+{
+	char hex[2 * CRYPTO_HASH_LEN + 1], *b64 = malloc(enc_b64_len(len, 0));
+	json_t *o;
+
+	if (b64 == NULL)
+		return NULL;
+	enc_hex_encode(id, CRYPTO_HASH_LEN, hex);
+	enc_b64_encode(rec, len, b64, 0);
+	o = json_pack("{s:s,s:I,s:s}", "id", hex, "version", (json_int_t)version, "sealed", b64);
+	free(b64);
+	return o;
+}
+
 static int vault_export_row(void *arg, const unsigned char *id, int64_t version,
 			    const unsigned char *rec, size_t len)
 {
-	json_t *records = arg;
-	char hex[2 * CRYPTO_HASH_LEN + 1], *b64 = malloc(enc_b64_len(len, 0));
+	json_t *o = vault_export_record(id, version, rec, len);
 
-	if (b64 == NULL)
-		return -1;
-	enc_hex_encode(id, CRYPTO_HASH_LEN, hex);
-	enc_b64_encode(rec, len, b64, 0);
-	json_array_append_new(records, json_pack("{s:s,s:I,s:s}", "id", hex, "version",
-						 (json_int_t)version, "sealed", b64));
-	free(b64);
-	return 0;
+	return o != NULL && json_array_append_new(arg, o) == 0 ? 0 : -1;
 }
 
 /* Our own format: the wrapped root key(s) with the policy and every sealed
  * record, verbatim. kdf and rootKey are left out when the policy has no
  * password; threshold (the stored policy) when it has none. */
-static enum vault_err vault_export_native(struct store_tx *tx, json_t **out)
+enum vault_err vault_export_native(struct store_tx *tx, int rows, json_t **out)
 {
 	unsigned char *wrapped = NULL;
 	size_t wlen = 0;
@@ -82,7 +89,7 @@ static enum vault_err vault_export_native(struct store_tx *tx, json_t **out)
 	created = vault_meta_string(tx, "created");
 	if ((kdf == NULL && thr == NULL) ||
 	    (kdf != NULL && store_meta_get(tx, "root", &wrapped, &wlen) != 0) ||
-	    store_secret_each(tx, vault_export_row, records) != 0) {
+	    (rows && store_secret_each(tx, vault_export_row, records) != 0)) {
 		json_decref(kdf);
 		json_decref(thr);
 		json_decref(created);
@@ -118,7 +125,7 @@ static enum vault_err vault_export_doc(struct store_tx *tx, const struct vault_k
 		return VAULT_LOCKED;
 	}
 	if (!legacy)
-		return vault_export_native(tx, out);
+		return vault_export_native(tx, 1, out);
 	if (k->by_shares) /* ocmt-v1 is sealed under the password's key */
 		return VAULT_PASSWORD_OFF;
 	err = vault_ocmt_export(tx, k, out);

@@ -352,6 +352,12 @@ json_t *vault_meta_json(struct store_tx *tx, const char *name);
 json_t *vault_meta_string(struct store_tx *tx, const char *name);
 /* A base64 field o[k] of exactly want decoded bytes into buf. 0 or -1. */
 int vault_b64_field(json_t *o, const char *k, unsigned char *buf, size_t want);
+/* Our own export document, read in tx; rows 0: with "records" (its last
+ * member) left empty, for vault_stream.c to fill. New reference in *out. */
+enum vault_err vault_export_native(struct store_tx *tx, int rows, json_t **out);
+/* One record of it; a new reference or NULL. */
+json_t *vault_export_record(const unsigned char *id, int64_t version, const unsigned char *rec,
+			    size_t len);
 
 /* ---- vault_ocmt.c: the original's ocmt-v1 format ---- */
 

@@ -19,6 +19,8 @@ const struct config_var config_vars[] = {
     {"DATA_DIR", "./data", "directory for vault.db and signing.key"},
     {"SESSION_TTL_SECONDS", "1800", "unlock session length"},
     {"MAX_BODY_BYTES", LIMIT_STR(LIMIT_BODY_DEFAULT), "largest request body (413 beyond)"},
+    {"IMPORT_MAX_BODY_BYTES", LIMIT_STR(LIMIT_IMPORT_DEFAULT),
+     "largest POST /import body: a whole vault's export (413 beyond)"},
     {"MAX_VALUE_BYTES", LIMIT_STR(LIMIT_VALUE_DEFAULT), "largest secret value (413 beyond)"},
     {"MAX_CONNECTIONS", "256", "connections; beyond, the longest-waiting idle one is closed"},
     {"MAX_CONNECTIONS_PER_IP", "64", "the same, per client address (IPv6: per /64)"},
@@ -148,6 +150,7 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	UINT_VAR("PORT", 1, 65535, port);
 	UINT_VAR("SESSION_TTL_SECONDS", 1, 86400, session_ttl);
 	UINT_VAR("MAX_BODY_BYTES", LIMIT_BODY_MIN, LIMIT_BODY_MAX, max_body);
+	UINT_VAR("IMPORT_MAX_BODY_BYTES", LIMIT_BODY_MIN, LIMIT_IMPORT_MAX, max_import_body);
 	UINT_VAR("MAX_VALUE_BYTES", 1, LIMIT_VALUE_MAX, max_value);
 	UINT_VAR("MAX_CONNECTIONS", 1, 65536, max_connections);
 	UINT_VAR("MAX_CONNECTIONS_PER_IP", 1, 65536, max_connections_per_ip);

@@ -17,6 +17,7 @@ struct config {
 	uint16_t port;
 	unsigned session_ttl; /* seconds */
 	size_t max_body;      /* bytes */
+	size_t max_import_body; /* bytes, POST /import only */
 	size_t max_value;     /* bytes */
 	unsigned max_connections;	 /* soft cap: the oldest waiting one is evicted */
 	unsigned max_connections_per_ip; /* the same, per address */

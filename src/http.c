@@ -513,7 +513,9 @@ static enum MHD_Result http_head(struct http *h, struct MHD_Connection *c, struc
 		e = http_auth(h, c, hc, &retry);
 	if (e != API_OK)
 		return http_error_retry(c, e, why, retry, body > 0);
-	hc->limit = hc->rt->body < h->cfg->max_body ? hc->rt->body : h->cfg->max_body;
+	hc->limit = hc->rt->body == ROUTE_BODY_IMPORT ? h->cfg->max_import_body
+		    : hc->rt->body < h->cfg->max_body ? hc->rt->body
+						      : h->cfg->max_body;
 	if (body != SIZE_MAX && body > hc->limit)
 		return http_error(c, API_BODY_TOO_LARGE, NULL, 1);
 	if (hs != NULL && hs->slot != NULL)

@@ -68,6 +68,11 @@
 #define LIMIT_BODY_MIN 1024
 #define LIMIT_BODY_MAX 67108864
 #define LIMIT_BODY_OVERHEAD 65536
+/* IMPORT_MAX_BODY_BYTES: default room for the export of a 100,000-secret
+ * vault (~35 MiB with short values) with margin; range. The import is
+ * parsed whole, so its peak memory is a few times this (README). */
+#define LIMIT_IMPORT_DEFAULT 67108864
+#define LIMIT_IMPORT_MAX 1073741824
 /* MAX_VALUE_BYTES: default 1 MiB as the original; range. */
 #define LIMIT_VALUE_DEFAULT 1048576
 #define LIMIT_VALUE_MAX 67108864

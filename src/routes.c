@@ -557,7 +557,7 @@ const struct route routes[] = {
     {"GET", "/health", h_health, API_AUTH_NONE, 0, "liveness and vault state"},
     {"POST", "/init", h_init, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,
      "create the vault with a password and/or a threshold"},
-    {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_MAX,
+    {"POST", "/import", h_import, API_AUTH_MGMT, ROUTE_BODY_IMPORT,
      "import a groupvault or ocmt-v1 export"},
     {"GET", "/export", h_export, API_AUTH_MGMT, 0, "export (?format=ocmt-v1 when unlocked)"},
     {"POST", "/unlock", h_unlock, API_AUTH_MGMT, LIMIT_ROUTE_BODY_PASSWORD,

@@ -15,6 +15,8 @@ typedef void (*route_fn)(struct vault *v, const struct config *cfg, const struct
 			 struct api_resp *resp);
 
 #define ROUTE_BODY_MAX ((size_t)-1)
+/* POST /import: up to IMPORT_MAX_BODY_BYTES (a whole vault's export). */
+#define ROUTE_BODY_IMPORT ((size_t)-2)
 
 struct route {
 	const char *method;
@@ -22,7 +24,8 @@ struct route {
 	route_fn handler;
 	enum api_auth auth;
 	/* Largest body accepted, in bytes (0: none); a JSON object, optional.
-	 * ROUTE_BODY_MAX: up to MAX_BODY_BYTES. Checked on the head. */
+	 * ROUTE_BODY_MAX: up to MAX_BODY_BYTES; ROUTE_BODY_IMPORT: up to
+	 * IMPORT_MAX_BODY_BYTES. Checked on the head. */
 	size_t body;
 	const char *summary;
 };

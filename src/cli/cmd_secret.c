@@ -228,6 +228,34 @@ static json_t *cmd_keys(const json_t *keys, const char *prefix)
 	return out;
 }
 
+/* The daemon answers GET /secrets a page at a time: appends the pages
+ * after r's to r's keys. 1 if there were any, 0 if not, or an exit code
+ * (negated) when one failed. */
+static int cmd_list_rest(struct cli *c, struct wire_resp *r)
+{
+	const char *next = json_string_value(json_object_get(r->json, "next"));
+	char path[128];
+	int more = 0, rc;
+
+	while (next != NULL && strlen(next) < 80) {
+		struct wire_resp p;
+
+		snprintf(path, sizeof(path), "/secrets?after=%s", next);
+		if ((rc = wire_request(c, "GET", path, NULL, CLI_AUTH_CAP, &p)) != CLI_OK)
+			return -rc;
+		json_array_extend(json_object_get(r->json, "keys"), json_object_get(p.json, "keys"));
+		if (json_object_get(p.json, "next") != NULL)
+			json_object_set(r->json, "next", json_object_get(p.json, "next"));
+		else
+			json_object_del(r->json, "next");
+		wire_resp_free(&p);
+		next = json_string_value(json_object_get(r->json, "next"));
+		more = 1;
+	}
+	json_object_del(r->json, "next");
+	return more;
+}
+
 int cmd_list(struct cli *c, const struct args *a)
 {
 	const char *prefix = args_get(a, "prefix");
@@ -235,11 +263,15 @@ int cmd_list(struct cli *c, const struct args *a)
 	struct wire_resp r;
 	json_t *keys, *k;
 	size_t i;
-	int rc;
+	int rc, more;
 
 	if ((rc = wire_request(c, "GET", "/secrets", NULL, CLI_AUTH_CAP, &r)) != CLI_OK)
 		return rc;
-	if (c->json && prefix == NULL)
+	if ((more = cmd_list_rest(c, &r)) < 0) {
+		wire_resp_free(&r);
+		return -more;
+	}
+	if (c->json && prefix == NULL && !more)
 		return cmd_print(c, &r, NULL);
 	if ((keys = cmd_keys(json_object_get(r.json, "keys"), prefix)) == NULL) {
 		wire_resp_free(&r);

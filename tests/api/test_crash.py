@@ -61,7 +61,13 @@ def test_kill9_loses_no_acknowledged_write():
             full = rnd == ROUNDS - 1 or rnd % 25 == 0 or ROUNDS <= 20
             listed = set()
             if full:
-                listed = {k["key"] for k in expect(v.cap("GET", "/secrets", tok), 200)["keys"]}
+                after = ""
+                while True:  # every page
+                    page = expect(v.cap("GET", "/secrets" + after, tok), 200)
+                    listed |= {k["key"] for k in page["keys"]}
+                    if "next" not in page:
+                        break
+                    after = "?after=" + page["next"]
                 missing = [n for n in acked if n not in listed]
                 assert not missing, "acknowledged but lost in round %d: %s" % (rnd, missing[:5])
             # Exact values for this round's acknowledged writes (and a sample

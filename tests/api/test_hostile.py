@@ -291,7 +291,7 @@ def test_requests_while_locked():
 
 @family(6)
 def test_oversized():
-    with Vault(MAX_BODY_BYTES=65536, MAX_VALUE_BYTES=32768) as v:
+    with Vault(MAX_BODY_BYTES=65536, MAX_VALUE_BYTES=32768, IMPORT_MAX_BODY_BYTES=65536) as v:
         tok = setup(v)
         check(v.cap("POST", "/secrets/big", tok, {"value": "v" * 32769}), 413,
               "Secret value too large")

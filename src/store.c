@@ -299,6 +299,29 @@ struct store_tx *store_tx_begin(struct store *st, int write)
 	return tx;
 }
 
+struct store_tx *store_tx_begin_own(struct store *st)
+{
+	struct store_tx *tx = store_conn_open(st, 0);
+
+	if (tx == NULL)
+		return NULL;
+	tx->own = 1;
+	if (store_run(tx, Q_BEGIN) != 0) {
+		store_conn_close(tx);
+		return NULL;
+	}
+	return tx;
+}
+
+/* Ends a reader's use: back to the pool, or closed if it was its own. */
+static void store_reader_done(struct store_tx *tx)
+{
+	if (tx->own)
+		store_conn_close(tx);
+	else
+		store_reader_put(tx);
+}
+
 int store_tx_commit(struct store_tx *tx)
 {
 	int rc;
@@ -306,7 +329,7 @@ int store_tx_commit(struct store_tx *tx)
 	if (tx->write)
 		return store_commit_end(tx->st, 1);
 	rc = store_run(tx, Q_COMMIT);
-	store_reader_put(tx);
+	store_reader_done(tx);
 	return rc;
 }
 
@@ -317,7 +340,7 @@ void store_tx_rollback(struct store_tx *tx)
 		return;
 	}
 	store_run(tx, Q_ROLLBACK);
-	store_reader_put(tx);
+	store_reader_done(tx);
 }
 
 /* ---- rows: meta and sealed secrets (the registry is store_token.c) ---- */

@@ -30,6 +30,11 @@ void store_trim(struct store *st);
  * batch); a rolled-back writer leaves the others' work intact. NULL from
  * begin: the store is unusable (logged). */
 struct store_tx *store_tx_begin(struct store *st, int write);
+/* A read transaction on a connection of its own, outside the readers'
+ * pool, for a snapshot held as long as a client takes to read it (a
+ * streamed export), so a slow client never holds a pooled reader. Ended
+ * (and its connection closed) by store_tx_commit or store_tx_rollback. */
+struct store_tx *store_tx_begin_own(struct store *st);
 int store_tx_commit(struct store_tx *tx);
 void store_tx_rollback(struct store_tx *tx);
 

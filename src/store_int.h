@@ -57,6 +57,7 @@ struct store_tx {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	int write;
+	int own; /* a reader outside the pool (store_tx_begin_own): closed at its end */
 	struct store_tx *next; /* free list of readers */
 };
 

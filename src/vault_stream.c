@@ -1,6 +1,7 @@
 /* vault_stream.c: GET /export of our own format as a stream, so a vault of
  * any size leaves in bounded memory: the document's head is built whole,
- * its records are read a chunk at a time from one read snapshot. The
+ * its records are read a chunk at a time from one read snapshot, on a
+ * connection of its own (a slow client holds no pooled reader). The
  * export's audit entry is durable before any byte is handed out. Nothing
  * here holds plaintext: records stay sealed, as stored. */
 #include "vault_int.h"
@@ -155,7 +156,7 @@ enum vault_err vault_stream_open(struct vault *v, const struct vault_actor *who,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return VAULT_INTERNAL;
 	pthread_rwlock_rdlock(&v->rw);
-	if ((s->tx = store_tx_begin(v->st, 0)) == NULL)
+	if ((s->tx = store_tx_begin_own(v->st)) == NULL)
 		err = VAULT_STORE_FAILED;
 	else if ((err = vault_stream_head(s, &doc, &rows)) == VAULT_OK)
 		err = vault_audit_one(v, vault_keys_live(v), &ev); /* before any byte */

@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "jalloc.h"
 #include "limit.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "redact.h"
@@ -758,24 +759,6 @@ static int http_check_routes(void)
 	return 0;
 }
 
-static int http_listen_addr(const struct config *cfg, struct sockaddr_storage *ss, unsigned *flags)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, cfg->bind_address, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons(cfg->port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, cfg->bind_address, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(cfg->port);
-		*flags |= MHD_USE_IPv6;
-		return 0;
-	}
-	log_err("http: BIND_ADDRESS %s is not an IP address", cfg->bind_address);
-	return -1;
-}
-
 unsigned http_fd_budget(const struct config *cfg)
 {
 	/* Soft caps evict; the hard cap leaves room for the connections being
@@ -783,34 +766,10 @@ unsigned http_fd_budget(const struct config *cfg)
 	return cfg->max_connections * 2 + 64;
 }
 
-/* The listening socket, made here rather than by libmicrohttpd so that it
- * exists before the sandbox (which refuses socket, bind and listen). Plain
- * SO_REUSEADDR (restart over TIME_WAIT); no SO_REUSEPORT, so another process
- * cannot bind the same port and share our connections. -1 on failure. */
-static int http_socket(const struct config *cfg, const struct sockaddr_storage *ss)
-{
-	socklen_t len =
-	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	int one = 1, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (ss->ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
-	    bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
-		log_err("http: cannot listen on %s:%u: %s", cfg->bind_address, cfg->port,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 struct http *http_listen(const struct config *cfg, struct vault *v)
 {
 	struct http *h;
-	struct sockaddr_storage ss;
-	unsigned flags = 0;
+	int ipv6 = 0;
 	struct conn_limits lim = {cfg->max_connections, cfg->max_connections_per_ip,
 				  cfg->header_timeout * 1000, cfg->body_min_rate,
 				  http_fd_budget(cfg)};
@@ -819,20 +778,20 @@ struct http *http_listen(const struct config *cfg, struct vault *v)
 		log_err("http: jalloc_init() has not run: JSON would not be wiped on free");
 		return NULL;
 	}
-	if (http_check_routes() != 0 || http_listen_addr(cfg, &ss, &flags) != 0)
+	if (http_check_routes() != 0)
 		return NULL;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
 	h->cfg = cfg;
 	h->v = v;
-	h->ipv6 = (flags & MHD_USE_IPv6) != 0;
 	h->conns = conn_table_new(&lim);
-	if (h->conns == NULL || (h->fd = http_socket(cfg, &ss)) < 0) {
+	if (h->conns == NULL || (h->fd = listen_open(cfg, &ipv6)) < 0) {
 		conn_table_free(h->conns);
 		free(h);
 		return NULL;
 	}
+	h->ipv6 = ipv6;
 	return h;
 }
 

@@ -73,7 +73,13 @@ class Agent:
         self.env.update({k: str(v) for k, v in env.items()})
         self.proc = None
         self.out = ""
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.kill_vaults()
+            if self.own_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
 
     def start(self):
         for attempt in range(5):
@@ -101,6 +107,8 @@ class Agent:
                     pass
                 time.sleep(0.02)
             else:
+                self.proc.kill()  # never leave a half-started agent behind
+                self.proc.wait()
                 raise RuntimeError("agent did not start: " + self.read_log())
         raise RuntimeError("agent could not listen")
 

@@ -143,7 +143,10 @@ class Vault:
             except OSError:
                 pass
             time.sleep(0.01)
-        raise RuntimeError("groupvaultd did not start")
+        # Never leave it behind: a daemon that did not become ready is stopped.
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("groupvaultd did not start: " + self.read_log())
 
     def read_log(self):
         self.errfile.seek(0)

@@ -234,7 +234,10 @@ build/vg/groupvaultd: $(VOBJ) build/vobj/main.o | build/vg
 build/vobj build/vg:
 	@mkdir -p $@
 
-valgrind: build/groupvaultd build/vg/groupvaultd
+# The suite also drives the CLI and the agent (sanitized builds, as in make test).
+CLIENTS := $(subst build/,build/san/,$(filter-out build/groupvaultd,$(BINS)))
+
+valgrind: build/groupvaultd build/vg/groupvaultd $(CLIENTS)
 	@GROUPVAULTD=build/vg/groupvaultd GV_TIMEOUT=300 GV_LOAD_SECONDS=5 \
 	SECCOMP=0 GV_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 		python3 tests/api/run.py $(ONLY)
@@ -263,7 +266,7 @@ build/tsan/%_test: tests/unit/%_test.c tests/unit/*.h $(TOBJ) | build/tsan
 build/tobj build/tsan:
 	@mkdir -p $@
 
-tsan: build/groupvaultd build/tsan/groupvaultd $(TSAN_TBIN)
+tsan: build/groupvaultd build/tsan/groupvaultd $(TSAN_TBIN) $(CLIENTS)
 	@for t in $(TSAN_TBIN); do \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66" $$t >build/tsan/unit.log 2>&1 \
 			|| { cat build/tsan/unit.log; exit 1; }; \

@@ -4,7 +4,6 @@ speak HTTP to it, and stop it and every vault it started, also on failure
 (vaults outlive the agent by design, so close() kills them by pidfile)."""
 import glob
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -12,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ROOT, SANITIZER_MARKS, TIMEOUT, free_port
+from harness import ROOT, SANITIZER_MARKS, TIMEOUT, finish, free_port, send
 
 AGENT = os.environ.get("GROUPVAULT_AGENT", os.path.join(ROOT, "build", "san", "groupvault-agent"))
 AGENT_TOKEN = "agent-test-token-0123456789"
@@ -119,16 +118,9 @@ class Agent:
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
             return self.out
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=60)
-        out = self.read_log()
-        self.errfile.close()
+        out = finish(self.proc, self.errfile, sig, 60, "agent")
         self.out += out
         self.proc = None
-        for mark in SANITIZER_MARKS:
-            assert mark not in out, "sanitizer report:\n" + out
-        if sig == signal.SIGTERM:
-            assert rc == 0, "agent exit status %d:\n%s" % (rc, out)
         return out
 
     def kill9(self):
@@ -199,22 +191,7 @@ class Agent:
     def request(self, method, path, body=None, headers=None, raw=None, port=None, timeout=None):
         conn = http.client.HTTPConnection("127.0.0.1", port or self.port,
                                           timeout=timeout or max(TIMEOUT, 60))
-        hdrs = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            r = conn.getresponse()
-            raw = r.read()
-            try:
-                j = json.loads(raw) if raw else None
-            except ValueError:
-                j = None
-            return Reply(r.status, raw, j)
-        finally:
-            conn.close()
+        return send(conn, method, path, body, headers, raw)
 
     def api(self, method, path, body=None, **kw):
         h = {"x-auth-token": AGENT_TOKEN}
@@ -240,14 +217,6 @@ class Agent:
                 pass
             time.sleep(0.05)
         return False
-
-
-class Reply:
-    def __init__(self, status, raw, j):
-        self.status, self.raw, self.json = status, raw, j
-
-    def __repr__(self):
-        return "<%d %r>" % (self.status, self.raw[:300])
 
 
 def _zombie(pid):

@@ -66,6 +66,36 @@ class Resp:
         return "<%d %r>" % (self.status, self.raw[:300])
 
 
+def send(conn, method, path, body=None, headers=None, raw=None):
+    """One request on conn (closed after): body is sent as JSON, raw as is."""
+    hdrs = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return Resp(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+    finally:
+        conn.close()
+
+
+def finish(proc, errfile, sig, timeout, what):
+    """Signals a started daemon, waits, and returns its output; a clean stop
+    (SIGTERM) must exit 0, and no stop may carry a sanitizer report."""
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=timeout)
+    errfile.seek(0)
+    out = errfile.read().decode("utf-8", "replace")
+    errfile.close()
+    for mark in SANITIZER_MARKS:
+        assert mark not in out, "sanitizer report:\n" + out
+    if sig == signal.SIGTERM:
+        assert rc == 0, "%s exit status %d:\n%s" % (what, rc, out)
+    return out
+
+
 class Vault:
     """One daemon. Keeps its data dir across restarts until close()."""
 
@@ -157,16 +187,9 @@ class Vault:
         with no sanitizer report."""
         if self.proc is None:
             return self.logs
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=20 * (6 if WRAPPER else 1))
-        out = self.read_log()
-        self.errfile.close()
+        out = finish(self.proc, self.errfile, sig, 20 * (6 if WRAPPER else 1), "groupvaultd")
         self.logs += out
         self.proc = None
-        for mark in SANITIZER_MARKS:
-            assert mark not in out, "sanitizer report:\n" + out
-        if sig == signal.SIGTERM:
-            assert rc == 0, "exit status %d:\n%s" % (rc, out)
         return out
 
     def kill9(self):
@@ -213,19 +236,7 @@ class Vault:
         return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=ctx)
 
     def request(self, method, path, body=None, headers=None, raw=None, timeout=None):
-        timeout = timeout or TIMEOUT
-        conn = self.connect(timeout)
-        hdrs = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            r = conn.getresponse()
-            resp = Resp(r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
-        finally:
-            conn.close()
+        resp = send(self.connect(timeout or TIMEOUT), method, path, body, headers, raw)
         if RECORD:
             record(method, path, resp)
         return resp

@@ -160,7 +160,7 @@ FUZZ_CC    ?= clang
 FSAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FOBJ       := $(SRC:src/%.c=build/fuzz/obj/%.o)
 
-build/replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(SOBJ) | build/replay
+build/replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/*.h $(SOBJ) | build/replay
 	@echo "  CC fuzz $@"
 	@$(CC) $(CFLAGS) $(SAN) -O1 -Isrc -o $@ $< fuzz/replay.c $(SOBJ) $(LDLIBS)
 
@@ -185,7 +185,7 @@ build/fuzz/obj/%.o: src/%.c src/*.h | build/fuzz/obj
 	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer-no-link \
 		-DGV_STORE_NOSYNC -c -o $@ $<
 
-build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FOBJ)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/*.h $(FOBJ)
 	@echo "  LD fuzz $@"
 	@$(FUZZ_CC) $(CSTD) -O1 -g $(PKG_CFLAGS) $(FSAN) -fsanitize=fuzzer -Isrc -o $@ $< \
 		$(FOBJ) $(LDLIBS)

@@ -19,65 +19,28 @@
 #include "util.h"
 #include "vault.h"
 
+#include "fuzz_vault.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static struct config cfg;
 static struct vault *v;
 static struct cap *cap;
 static const struct route *body_routes[16];
 static size_t nroutes;
 static const struct route *get_route;
 
-static char dir[] = "/tmp/gv-fuzz-XXXXXX";
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void teardown(void)
-{
-	token_cap_free(cap);
-	vault_free(v);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { token_cap_free(cap); }
 
 static void setup(void)
 {
-	char err[128];
 	json_t *out = NULL, *allowed, *perms;
 	struct vault_actor who = {NULL, "127.0.0.1"};
-	long long count;
-	unsigned retry;
 	const char *tok;
 
-	/* No crypto_init(): pointers kept in the secure heap are invisible to
-	 * LeakSanitizer, which would then report OpenSSL's own state. */
-	jalloc_init();
-	setenv("GROUP_ID", "fuzz", 1);
-	setenv("AUTH_TOKEN", "fuzz-auth-token-0123456789", 1);
-	setenv("KDF_MEMORY_KIB", "1024", 1);
-	setenv("KDF_ITERATIONS", "1", 1);
-	setenv("KDF_PARALLELISM", "1", 1);
-	setenv("TOKEN_ISSUE_PER_HOUR", "1000000", 1);
-	setenv("UNLOCK_MAX_FAILURES", "1000000", 1);
-	setenv("UNLOCK_MAX_FAILURES_TOTAL", "1000000", 1);
-	setenv("QUIET", "1", 1);
-	if (mkdtemp(dir) == NULL)
-		abort();
-	setenv("DATA_DIR", dir, 1);
-	if (config_load(&cfg, err, sizeof(err)) != 0)
-		abort();
-	v = vault_new(&cfg);
-	assert(v != NULL);
-	/* Registered after OpenSSL's own exit handler, so it runs before it. */
-	atexit(teardown);
-	assert(vault_init(v, "fuzz password 0123456789", 24, &who) == VAULT_OK);
-	assert(vault_unlock(v, "fuzz password 0123456789", 24, &who, &count, &retry) == VAULT_OK);
+	v = fuzz_vault_open(&who);
+	atexit(teardown); /* runs before fuzz_vault_close */
 	allowed = json_pack("[s]", "*");
 	perms = json_pack("[s,s,s]", "read", "write", "delete");
 	assert(vault_token_issue(v, "fuzzer", allowed, perms, 86400, &who, &out) == VAULT_OK);
@@ -164,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(req.body);
 		return 0;
 	}
-	r->handler(v, &cfg, &req, &resp);
+	r->handler(v, &fuzz_cfg, &req, &resp);
 	if (resp.defer != NULL) { /* perform it and wait, and answer as the HTTP layer would */
 		enum vault_err e = vault_defer_wait(resp.defer);
 		if (e == VAULT_OK)
@@ -181,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct api_req g = req;
 		g.method = "GET";
 		g.body = NULL;
-		get_route->handler(v, &cfg, &g, &got);
+		get_route->handler(v, &fuzz_cfg, &g, &got);
 		assert(got.status == 200 && got.defer != NULL);
 		assert(vault_defer_wait(got.defer) == VAULT_OK);
 		got.body = take_answer(got.defer);

@@ -18,29 +18,15 @@
 #include "routes.h"
 #include "vault.h"
 
+#include "fuzz_vault.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static struct config cfg;
 static struct vault *v;
 static const struct route *r_tokens, *r_audit, *r_audit_secret;
 static size_t n_live, n_all; /* tokens unrevoked / all, counted at setup */
-static char dir[] = "/tmp/gv-fuzzq-XXXXXX";
 static const char *users[] = {"alice", "bob", "a/b", "alice"};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void teardown(void)
-{
-	vault_free(v);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 static size_t count_tokens(int include_revoked)
 {
@@ -55,29 +41,9 @@ static size_t count_tokens(int include_revoked)
 
 static void setup(void)
 {
-	char err[128];
 	struct vault_actor who = {NULL, "127.0.0.1"};
-	long long count;
-	unsigned retry;
 
-	jalloc_init();
-	setenv("GROUP_ID", "fuzz", 1);
-	setenv("AUTH_TOKEN", "fuzz-auth-token-0123456789", 1);
-	setenv("KDF_MEMORY_KIB", "1024", 1);
-	setenv("KDF_ITERATIONS", "1", 1);
-	setenv("KDF_PARALLELISM", "1", 1);
-	setenv("TOKEN_ISSUE_PER_HOUR", "1000000", 1);
-	setenv("QUIET", "1", 1);
-	if (mkdtemp(dir) == NULL)
-		abort();
-	setenv("DATA_DIR", dir, 1);
-	if (config_load(&cfg, err, sizeof(err)) != 0)
-		abort();
-	v = vault_new(&cfg);
-	assert(v != NULL);
-	atexit(teardown);
-	assert(vault_init(v, "fuzz password 0123456789", 24, &who) == VAULT_OK);
-	assert(vault_unlock(v, "fuzz password 0123456789", 24, &who, &count, &retry) == VAULT_OK);
+	v = fuzz_vault_open(&who);
 	for (size_t i = 0; i < sizeof(users) / sizeof(*users); i++) {
 		json_t *allowed = json_pack("[s]", "*"), *perms = json_pack("[s]", "read"), *out;
 		assert(vault_token_issue(v, users[i], allowed, perms, 86400, &who, &out) ==
@@ -265,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		q.param = "a";
 		q.param_len = 1;
 	}
-	r->handler(v, &cfg, &q, &resp);
+	r->handler(v, &fuzz_cfg, &q, &resp);
 	assert(resp.defer == NULL && json_is_object(resp.body));
 	assert(resp.status == 200 || resp.status == 400);
 	if (resp.status == 400)

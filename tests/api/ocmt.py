@@ -1,10 +1,12 @@
 """ocmt.py: an independent reader of ocmt-group-vault v1 exports: Argon2id
 from the system's libargon2 and AES-256-GCM from the system's libcrypto,
-through ctypes. It shares no code with groupvaultd."""
+through ctypes. It shares no code with groupvaultd. It also seals such
+exports (encrypt_v1), for the tests that import them."""
 import base64
 import ctypes
 import ctypes.util
 import json
+import os
 
 _argon2 = ctypes.CDLL(ctypes.util.find_library("argon2") or "libargon2.so.1")
 _crypto = ctypes.CDLL(ctypes.util.find_library("crypto") or "libcrypto.so.3")
@@ -12,9 +14,11 @@ _crypto.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
 _crypto.EVP_aes_256_gcm.restype = ctypes.c_void_p
 _crypto.EVP_CIPHER_CTX_free.argtypes = [ctypes.c_void_p]
 for fn in ("EVP_DecryptInit_ex", "EVP_DecryptUpdate", "EVP_DecryptFinal_ex",
+           "EVP_EncryptInit_ex", "EVP_EncryptUpdate", "EVP_EncryptFinal_ex",
            "EVP_CIPHER_CTX_ctrl"):
     getattr(_crypto, fn).argtypes = None
 EVP_CTRL_GCM_SET_TAG = 0x11
+EVP_CTRL_GCM_GET_TAG = 0x10
 
 
 def argon2id(password, salt, m, t, p, outlen=32):
@@ -61,3 +65,39 @@ def decrypt_v1(vault, password):
 
 def load_plain(vault, password):
     return json.loads(decrypt_v1(vault, password)[0])
+
+
+def gcm_encrypt(key, nonce, pt):
+    """AES-256-GCM as the original seals: (ciphertext, 16-byte tag)."""
+    ctx = ctypes.c_void_p(_crypto.EVP_CIPHER_CTX_new())
+    try:
+        assert _crypto.EVP_EncryptInit_ex(ctx, ctypes.c_void_p(_crypto.EVP_aes_256_gcm()), None,
+                                          key, nonce) == 1
+        out = ctypes.create_string_buffer(len(pt) + 16)
+        n = ctypes.c_int(0)
+        assert _crypto.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), pt, ctypes.c_int(len(pt)))
+        got = n.value
+        assert _crypto.EVP_EncryptFinal_ex(ctx, ctypes.byref(out, got), ctypes.byref(n)) == 1
+        tag = ctypes.create_string_buffer(16)
+        assert _crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1
+        return out.raw[:got + n.value], tag.raw
+    finally:
+        _crypto.EVP_CIPHER_CTX_free(ctx)
+
+
+CHEAP_KDF = {"memory": 1024, "iterations": 1, "parallelism": 1}
+
+
+def encrypt_v1(plaintext, password, kdf=CHEAP_KDF):
+    """An ocmt-v1 export of arbitrary plaintext bytes, as the original lays
+    it out (a cheap KDF by default, which the daemon honours until unlock)."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = argon2id(password.encode(), salt, kdf["memory"], kdf["iterations"], kdf["parallelism"])
+    ct, tag = gcm_encrypt(key, nonce, plaintext)
+    b64 = lambda b: base64.b64encode(b).decode()
+    return {"vault": {"version": 1, "format": "ocmt-group-vault",
+                      "created": "2026-11-28T10:37:58.014Z", "updated": "2026-11-28T10:37:58.014Z",
+                      "kdf": dict(algorithm="argon2id", version=19, salt=b64(salt), **kdf),
+                      "encryption": {"algorithm": "aes-256-gcm", "nonce": b64(nonce),
+                                     "tag": b64(tag)},
+                      "ciphertext": b64(ct)}}

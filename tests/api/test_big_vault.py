@@ -2,65 +2,27 @@
 stream within 32 MiB of peak RSS (VmHWM, reset just before), byte for byte
 the compact document; that export imports into a fresh vault; GET /secrets
 pages walk every name exactly once while writes go on. The vault is filled
-by importing an ocmt-v1 document sealed here (libcrypto through ctypes),
+by importing an ocmt-v1 document sealed by ocmt.encrypt_v1 (libcrypto),
 which the first unlock migrates. Runs the release build: the sanitizer's
 quarantine and shadow memory would be what VmHWM measures."""
-import base64
-import ctypes
-import ctypes.util
 import json
-import os
 import threading
 
 import cli_harness as ch
 from harness import PASSWORD, RELEASE_BINARY, Vault, expect
-from ocmt import argon2id
+from ocmt import encrypt_v1
 
 BIG = 100000
-_crypto = ctypes.CDLL(ctypes.util.find_library("crypto") or "libcrypto.so.3")
-_crypto.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
-_crypto.EVP_aes_256_gcm.restype = ctypes.c_void_p
-_crypto.EVP_CIPHER_CTX_free.argtypes = [ctypes.c_void_p]
-for _fn in ("EVP_EncryptInit_ex", "EVP_EncryptUpdate", "EVP_EncryptFinal_ex",
-            "EVP_CIPHER_CTX_ctrl"):
-    getattr(_crypto, _fn).argtypes = None
-EVP_CTRL_GCM_GET_TAG = 0x10
-
-
-def gcm_encrypt(key, nonce, pt):
-    ctx = ctypes.c_void_p(_crypto.EVP_CIPHER_CTX_new())
-    try:
-        assert _crypto.EVP_EncryptInit_ex(ctx, ctypes.c_void_p(_crypto.EVP_aes_256_gcm()), None,
-                                          key, nonce) == 1
-        out = ctypes.create_string_buffer(len(pt) + 16)
-        n = ctypes.c_int(0)
-        assert _crypto.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), pt, ctypes.c_int(len(pt)))
-        got = n.value
-        assert _crypto.EVP_EncryptFinal_ex(ctx, ctypes.byref(out, got), ctypes.byref(n)) == 1
-        tag = ctypes.create_string_buffer(16)
-        assert _crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1
-        return out.raw[:got + n.value], tag.raw
-    finally:
-        _crypto.EVP_CIPHER_CTX_free(ctx)
 
 
 def ocmt_doc(names, password=PASSWORD):
     """An ocmt-v1 export holding names (value = name reversed), with the
     cheapest KDF the import accepts."""
-    salt, nonce = os.urandom(16), os.urandom(12)
-    key = argon2id(password.encode(), salt, 1024, 1, 1)
     secrets = {n: {"value": n[::-1], "metadata": {"i": i}, "updatedAt": "2026-01-01T00:00:00Z",
                    "updatedBy": "filler"} for i, n in enumerate(names)}
     pt = json.dumps({"secrets": secrets, "metadata": {"version": 1,
                                                       "createdAt": "2026-01-01T00:00:00Z"}})
-    ct, tag = gcm_encrypt(key, nonce, pt.encode())
-    b64 = lambda b: base64.b64encode(b).decode()
-    return {"vault": {"version": 1, "format": "ocmt-group-vault",
-                      "kdf": {"algorithm": "argon2id", "version": 19, "memory": 1024,
-                              "iterations": 1, "parallelism": 1, "salt": b64(salt)},
-                      "encryption": {"algorithm": "aes-256-gcm", "nonce": b64(nonce),
-                                     "tag": b64(tag)},
-                      "ciphertext": b64(ct)}}
+    return encrypt_v1(pt.encode(), password)
 
 
 def filled(v, n):

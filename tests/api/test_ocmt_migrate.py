@@ -4,20 +4,17 @@ at the next unlock (item 14). Each bad document is refused with a reason
 naming what is wrong, and the vault stays exactly as it was."""
 import base64
 import copy
-import ctypes
 import json
 import os
 
 from harness import PASSWORD, ROOT, VECTORS, Vault, expect
-from ocmt import _crypto, argon2id, decrypt_v1
+from ocmt import CHEAP_KDF, decrypt_v1, encrypt_v1
 
 VECTOR_PASSWORD = "correct horse battery staple 42"
-CHEAP = {"memory": 1024, "iterations": 1, "parallelism": 1}
+CHEAP = CHEAP_KDF
 GOOD = {"value": "v", "metadata": {}, "updatedAt": "2026-11-28T10:37:59.126Z",
         "updatedBy": "user-1"}
 
-for _fn in ("EVP_EncryptInit_ex", "EVP_EncryptUpdate", "EVP_EncryptFinal_ex"):
-    getattr(_crypto, _fn).argtypes = None
 
 
 def vector_path(name):
@@ -27,36 +24,9 @@ def vector_path(name):
     raise FileNotFoundError(name)
 
 
-def gcm_encrypt(key, nonce, pt):
-    ctx = ctypes.c_void_p(_crypto.EVP_CIPHER_CTX_new())
-    try:
-        assert _crypto.EVP_EncryptInit_ex(ctx, ctypes.c_void_p(_crypto.EVP_aes_256_gcm()), None,
-                                          key, nonce) == 1
-        out = ctypes.create_string_buffer(len(pt) + 16)
-        n = ctypes.c_int(0)
-        assert _crypto.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), pt, ctypes.c_int(len(pt)))
-        got = n.value
-        assert _crypto.EVP_EncryptFinal_ex(ctx, ctypes.byref(out, got), ctypes.byref(n)) == 1
-        tag = ctypes.create_string_buffer(16)
-        assert _crypto.EVP_CIPHER_CTX_ctrl(ctx, 0x10, 16, tag) == 1  # GET_TAG
-        return out.raw[:got], tag.raw
-    finally:
-        _crypto.EVP_CIPHER_CTX_free(ctx)
-
-
 def v1_doc(plaintext, password=PASSWORD, kdf=CHEAP):
-    """An ocmt-v1 export of arbitrary plaintext bytes, as the original lays
-    it out (with a cheap KDF the daemon honours, to keep tests fast)."""
-    salt, nonce = os.urandom(16), os.urandom(12)
-    key = argon2id(password.encode(), salt, kdf["memory"], kdf["iterations"], kdf["parallelism"])
-    ct, tag = gcm_encrypt(key, nonce, plaintext)
-    b64 = lambda b: base64.b64encode(b).decode()
-    return {"vault": {"version": 1, "format": "ocmt-group-vault",
-                      "created": "2026-11-28T10:37:58.014Z", "updated": "2026-11-28T10:37:58.014Z",
-                      "kdf": dict(algorithm="argon2id", version=19, salt=b64(salt), **kdf),
-                      "encryption": {"algorithm": "aes-256-gcm", "nonce": b64(nonce),
-                                     "tag": b64(tag)},
-                      "ciphertext": b64(ct)}}
+    """An ocmt-v1 export of arbitrary plaintext bytes (ocmt.encrypt_v1)."""
+    return encrypt_v1(plaintext, password, kdf)
 
 
 def plain(secrets):

@@ -22,9 +22,6 @@
 #include "log.h"
 #include "registry.h"
 
-/* The docker backend lives in its own file; an agent built without it says so. */
-struct backend *backend_docker_new(const struct agent_config *cfg, char *err, size_t errlen)
-    __attribute__((weak));
 
 static void usage(FILE *out)
 {
@@ -40,13 +37,8 @@ static void usage(FILE *out)
 
 static struct backend *open_backend(const struct agent_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->backend == AGENT_BACKEND_PROCESS)
-		return backend_process_new(cfg, err, errlen);
-	if (backend_docker_new == NULL) {
-		snprintf(err, errlen, "this agent was built without the docker backend");
-		return NULL;
-	}
-	return backend_docker_new(cfg, err, errlen);
+	return cfg->backend == AGENT_BACKEND_PROCESS ? backend_process_new(cfg, err, errlen)
+						      : backend_docker_new(cfg, err, errlen);
 }
 
 /* One pidfd per supervised vault: take the whole hard limit (children get

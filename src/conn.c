@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,8 +150,21 @@ static int conn_same_addr(const struct conn_slot *a, const struct conn_slot *b)
 	return a->iplen == b->iplen && memcmp(a->ip, b->ip, a->iplen) == 0;
 }
 
+/* 1 if the client of a busy connection has already hung up: its request
+ * (say a read parked until its audit entry commits) has nobody to answer,
+ * but libmicrohttpd only notices once the answer is written. */
+static int conn_peer_gone(const struct conn_slot *s)
+{
+	struct pollfd p = {s->fd, POLLRDHUP, 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* Ends the longest-waiting live connection other than self that has no
- * request in progress (same address only, if by_addr). 0, or -1 if none. */
+ * request in progress (same address only, if by_addr); failing that, a busy
+ * one whose client has gone (right after a client drops a pool of
+ * connections with requests in flight, those still count). 0, or -1 if
+ * none. */
 static int conn_evict(struct conn_table *t, const struct conn_slot *self, int by_addr)
 {
 	struct conn_slot *victim = NULL;
@@ -162,6 +176,12 @@ static int conn_evict(struct conn_table *t, const struct conn_slot *self, int by
 		if (by_addr && !conn_same_addr(s, self))
 			continue;
 		if (victim == NULL || s->since < victim->since)
+			victim = s;
+	}
+	for (unsigned i = 0; victim == NULL && i < t->lim.slots; i++) {
+		struct conn_slot *s = &t->slots[i];
+		if (s != self && s->phase == CONN_BUSY && !s->ended &&
+		    (!by_addr || conn_same_addr(s, self)) && conn_peer_gone(s))
 			victim = s;
 	}
 	if (victim == NULL)

@@ -165,6 +165,48 @@ static void test_total_cap_and_refusal(void **state)
 	}
 }
 
+static void test_busy_with_client_gone_evicted(void **state)
+{
+	/* Per-address cap 2, both busy: a newcomer is refused while both
+	 * clients wait, but once one of them has hung up (its request still
+	 * parked), that one makes room instead. */
+	struct conn_limits lim = {8, 2, 60000, 1000, 8};
+	struct conn_table *t = conn_table_new(&lim);
+	struct sockaddr_in a = addr(1);
+	int s[4][2];
+	struct conn_slot *c[4];
+	struct conn_stats st;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		pair(s[i]);
+	c[0] = conn_open(t, s[0][0], &a, sizeof(a));
+	c[1] = conn_open(t, s[1][0], &a, sizeof(a));
+	conn_busy(t, c[0]);
+	conn_busy(t, c[1]);
+	c[2] = conn_open(t, s[2][0], &a, sizeof(a));
+	assert_true(peer_closed(s[2][1], 1000));
+	conn_close(t, c[2]);
+	close(s[1][1]); /* c[1]'s client leaves */
+	s[1][1] = -1;
+	c[3] = conn_open(t, s[3][0], &a, sizeof(a));
+	assert_false(peer_closed(s[3][1], 200));
+	assert_false(peer_closed(s[0][1], 100));
+	conn_table_stats(t, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.open, 2);
+	conn_close(t, c[0]);
+	conn_close(t, c[1]);
+	conn_close(t, c[3]);
+	conn_table_free(t);
+	for (int i = 0; i < 4; i++) {
+		close(s[i][0]);
+		if (s[i][1] >= 0)
+			close(s[i][1]);
+	}
+}
+
 static void test_closed_slot_not_touched(void **state)
 {
 	/* After conn_close the number may be reused: the reaper must not
@@ -192,6 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_body_deadline_scales),
 	    cmocka_unit_test(test_evicts_oldest_idle),
 	    cmocka_unit_test(test_total_cap_and_refusal),
+	    cmocka_unit_test(test_busy_with_client_gone_evicted),
 	    cmocka_unit_test(test_closed_slot_not_touched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

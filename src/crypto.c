@@ -3,11 +3,20 @@
  * returns; none logs anything secret. */
 #include "crypto.h"
 
+/* SHA-256 and HMAC-SHA256 use OpenSSL's low-level SHA256_* calls, which 3.0
+ * marks deprecated: they are the only way to keep a hash state in memory we
+ * own. An HMAC key made ready (its hash states after the pads) is as secret
+ * as the key, so it must live in locked memory beside the key; EVP's
+ * contexts would put it in OpenSSL's ordinary heap. They also spare the
+ * EVP context allocation and parameter handling on every call, which was
+ * most of the cost of an audited read's three HMACs. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,38 +27,21 @@
 #include "limit.h"
 #include "log.h"
 
-/* Algorithms fetched once: an implicit fetch on every call costs a
+/* The cipher fetched once: an implicit fetch on every call costs a
  * provider lookup under a lock, on the hot path of every request. */
 static pthread_once_t crypto_fetch_once = PTHREAD_ONCE_INIT;
-static EVP_MAC *crypto_hmac;
 static EVP_CIPHER *crypto_gcm;
-static EVP_MD *crypto_sha;
-/* HMAC-SHA256 with no key: each call copies it, because naming the digest
- * in EVP_MAC_init would fetch SHA-256 again every time. It holds no secret. */
-static EVP_MAC_CTX *crypto_hmac_sha;
 
-static void crypto_fetch(void)
-{
-	OSSL_PARAM params[] = {
-	    OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-	    OSSL_PARAM_construct_end(),
-	};
-
-	crypto_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	crypto_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	crypto_sha = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (crypto_hmac != NULL && (crypto_hmac_sha = EVP_MAC_CTX_new(crypto_hmac)) != NULL &&
-	    EVP_MAC_CTX_set_params(crypto_hmac_sha, params) != 1) {
-		EVP_MAC_CTX_free(crypto_hmac_sha);
-		crypto_hmac_sha = NULL;
-	}
-}
+static void crypto_fetch(void) { crypto_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
 
 static int crypto_fetched(void)
 {
 	pthread_once(&crypto_fetch_once, crypto_fetch);
-	return crypto_hmac_sha != NULL && crypto_gcm != NULL && crypto_sha != NULL;
+	return crypto_gcm != NULL;
 }
+
+/* A prepared key is two hash states; the header promises room for them. */
+_Static_assert(2 * sizeof(SHA256_CTX) <= CRYPTO_MAC_KEY_STATE, "CRYPTO_MAC_KEY_STATE too small");
 
 int crypto_init(void)
 {
@@ -157,11 +149,53 @@ int crypto_equal_str(const void *a, size_t alen, const void *b, size_t blen)
 
 int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN])
 {
-	unsigned int outlen = 0;
+	SHA256_CTX c;
+	int ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, data, len) == 1 && SHA256_Final(out, &c) == 1;
 
-	if (!crypto_fetched() || EVP_Digest(data, len, out, &outlen, crypto_sha, NULL) != 1)
-		return -1;
-	return 0;
+	OPENSSL_cleanse(&c, sizeof(c));
+	return ok ? 0 : -1;
+}
+
+int crypto_mac_key_set(struct crypto_mac_key *mk, const void *key, size_t keylen)
+{
+	SHA256_CTX *in = (SHA256_CTX *)(void *)mk->state, *out = in + 1;
+	unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK];
+	int ok = 1;
+
+	memset(k, 0, sizeof(k));
+	if (keylen > sizeof(k))
+		ok = crypto_sha256(key, keylen, k) == 0; /* RFC 2104: long keys are hashed */
+	else if (keylen > 0)
+		memcpy(k, key, keylen);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	ok = ok && SHA256_Init(in) == 1 && SHA256_Update(in, pad, sizeof(pad)) == 1;
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	ok = ok && SHA256_Init(out) == 1 && SHA256_Update(out, pad, sizeof(pad)) == 1;
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	if (!ok)
+		OPENSSL_cleanse(mk, sizeof(*mk));
+	return ok ? 0 : -1;
+}
+
+void crypto_mac_key_wipe(struct crypto_mac_key *mk) { OPENSSL_cleanse(mk, sizeof(*mk)); }
+
+int crypto_mac_sha256(const struct crypto_mac_key *mk, const void *a, size_t alen, const void *b,
+		      size_t blen, unsigned char out[CRYPTO_HASH_LEN])
+{
+	const SHA256_CTX *pads = (const SHA256_CTX *)(const void *)mk->state;
+	SHA256_CTX c = pads[0];
+	unsigned char inner[CRYPTO_HASH_LEN];
+	int ok = (alen == 0 || SHA256_Update(&c, a, alen) == 1) &&
+		 (blen == 0 || SHA256_Update(&c, b, blen) == 1) && SHA256_Final(inner, &c) == 1;
+
+	c = pads[1];
+	ok = ok && SHA256_Update(&c, inner, sizeof(inner)) == 1 && SHA256_Final(out, &c) == 1;
+	OPENSSL_cleanse(&c, sizeof(c));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok ? 0 : -1;
 }
 
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
@@ -173,24 +207,12 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t 
 int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen, const void *b,
 			 size_t blen, unsigned char out[CRYPTO_HASH_LEN])
 {
-	EVP_MAC_CTX *ctx = NULL;
-	size_t outlen = 0;
-	int rc = -1;
+	struct crypto_mac_key mk;
+	int rc = crypto_mac_key_set(&mk, key, keylen);
 
-	if (!crypto_fetched())
-		goto done;
-	ctx = EVP_MAC_CTX_dup(crypto_hmac_sha);
-	if (ctx == NULL || EVP_MAC_init(ctx, key, keylen, NULL) != 1)
-		goto done;
-	if (alen > 0 && EVP_MAC_update(ctx, a, alen) != 1)
-		goto done;
-	if (blen > 0 && EVP_MAC_update(ctx, b, blen) != 1)
-		goto done;
-	if (EVP_MAC_final(ctx, out, &outlen, CRYPTO_HASH_LEN) != 1 || outlen != CRYPTO_HASH_LEN)
-		goto done;
-	rc = 0;
-done:
-	EVP_MAC_CTX_free(ctx);
+	if (rc == 0)
+		rc = crypto_mac_sha256(&mk, a, alen, b, blen, out);
+	OPENSSL_cleanse(&mk, sizeof(mk));
 	return rc;
 }
 

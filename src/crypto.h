@@ -68,6 +68,21 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t 
 int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t alen, const void *b,
 			 size_t blen, unsigned char out[CRYPTO_HASH_LEN]);
 
+/* An HMAC-SHA256 key made ready once (RFC 2104's inner and outer hash
+ * states after the pads), so each MAC under it hashes only the message.
+ * It is as secret as the key: keep it only where the key may be (locked
+ * memory, e.g. inside struct vault_keys) and wipe it with the key. */
+#define CRYPTO_MAC_KEY_STATE 256
+struct crypto_mac_key {
+	_Alignas(16) unsigned char state[CRYPTO_MAC_KEY_STATE];
+};
+/* 0, or -1 (mk wiped). */
+int crypto_mac_key_set(struct crypto_mac_key *mk, const void *key, size_t keylen);
+void crypto_mac_key_wipe(struct crypto_mac_key *mk);
+/* HMAC-SHA256 of a ‖ b under a prepared key; equal to crypto_hmac_sha256_2. */
+int crypto_mac_sha256(const struct crypto_mac_key *mk, const void *a, size_t alen, const void *b,
+		      size_t blen, unsigned char out[CRYPTO_HASH_LEN]);
+
 /* AES-256-GCM with an explicit nonce and a detached tag. */
 int crypto_gcm_encrypt(const unsigned char key[CRYPTO_KEY_LEN],
 		       const unsigned char nonce[CRYPTO_NONCE_LEN], const void *aad, size_t aadlen,

@@ -38,13 +38,16 @@ int vault_keys_derive(struct vault_keys *k)
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault registry key", 23,
 				  k->registry) ||
 	       crypto_hmac_sha256(k->root, CRYPTO_KEY_LEN, "groupvault manifest key", 23,
-				  k->manifest);
+				  k->manifest) ||
+	       crypto_mac_key_set(&k->index_mk, k->index, CRYPTO_KEY_LEN) ||
+	       crypto_mac_key_set(&k->mac_mk, k->mac, CRYPTO_KEY_LEN) ||
+	       crypto_mac_key_set(&k->registry_mk, k->registry, CRYPTO_KEY_LEN);
 }
 
 int vault_blind_index(const struct vault_keys *k, const char *name, size_t len,
 		      unsigned char id[CRYPTO_HASH_LEN])
 {
-	if (crypto_hmac_sha256(k->index, CRYPTO_KEY_LEN, name, len, id) != 0) {
+	if (crypto_mac_sha256(&k->index_mk, name, len, NULL, 0, id) != 0) {
 		log_err("%s: HMAC failed", __func__);
 		return -1;
 	}

@@ -25,8 +25,8 @@ static int vault_audit_mac(void *ctx, const struct store_mac_msg *m, int n)
 	if (v->mac_keys == NULL)
 		rc = -1;
 	for (int i = 0; i < n && rc == 0; i++)
-		rc = crypto_hmac_sha256(v->mac_keys->mac, CRYPTO_KEY_LEN, m[i].msg, m[i].len,
-					m[i].out);
+		rc = crypto_mac_sha256(&v->mac_keys->mac_mk, m[i].msg, m[i].len, NULL, 0,
+				       m[i].out);
 	pthread_mutex_unlock(&v->mac_mu);
 	return rc;
 }

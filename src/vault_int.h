@@ -41,6 +41,10 @@ struct vault_keys {
 	unsigned char mac[CRYPTO_KEY_LEN]; /* seals the audit chain */
 	unsigned char registry[CRYPTO_KEY_LEN];
 	unsigned char manifest[CRYPTO_KEY_LEN];
+	/* The three HMAC keys of every audited read, made ready once per
+	 * session (crypto_mac_key): as secret as the keys, in the same locked
+	 * block, wiped with it. */
+	struct crypto_mac_key index_mk, mac_mk, registry_mk;
 	int by_shares; /* kek is not a password's (opened by shares): no ocmt-v1 export */
 };
 

@@ -42,8 +42,7 @@ int vault_registry_mac(const struct vault_keys *k, const struct store_token *t, 
 	memcpy(head + n, t->digest, CRYPTO_HASH_LEN);
 	memcpy(head + n + CRYPTO_HASH_LEN, t->token_hash, CRYPTO_HASH_LEN);
 	n = vault_reg_put(head, n + 2 * CRYPTO_HASH_LEN, t->scope_len, 8);
-	return crypto_hmac_sha256_2(k->registry, CRYPTO_KEY_LEN, head, n, t->scope, t->scope_len,
-				    mac);
+	return crypto_mac_sha256(&k->registry_mk, head, n, t->scope, t->scope_len, mac);
 }
 
 enum vault_reg vault_registry_judge(const struct vault_keys *k, const struct store_token_row *r,

@@ -103,6 +103,50 @@ static void test_hmac_rfc4231(void **state)
 	assert_memory_equal(out, want, 32);
 }
 
+/* RFC 4231 cases 6 and 7: a key longer than a block is hashed first. A
+ * prepared key gives the one-shot answer, again and again (using it does
+ * not change it), and SHA-256 itself meets FIPS 180's "abc". */
+static void test_mac_key_prepared(void **state)
+{
+	static const char d6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	static const char d7[] = "This is a test using a larger than block-size key and a larger "
+				 "than block-size data. The key needs to be hashed before being "
+				 "used by the HMAC algorithm.";
+	unsigned char key[131], out[32], want[32], again[32];
+	struct crypto_mac_key mk, copy;
+
+	(void)state;
+	memset(key, 0xaa, sizeof(key));
+	test_hex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want);
+	assert_int_equal(crypto_hmac_sha256(key, sizeof(key), d6, strlen(d6), out), 0);
+	assert_memory_equal(out, want, 32);
+	assert_int_equal(crypto_mac_key_set(&mk, key, sizeof(key)), 0);
+	memcpy(&copy, &mk, sizeof(mk));
+	for (int i = 0; i < 3; i++) {
+		memset(out, 0, sizeof(out));
+		assert_int_equal(crypto_mac_sha256(&mk, d6, strlen(d6), NULL, 0, out), 0);
+		assert_memory_equal(out, want, 32);
+	}
+	assert_memory_equal(&mk, &copy, sizeof(mk));
+	test_hex("9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2", want);
+	assert_int_equal(crypto_mac_sha256(&mk, d7, 40, d7 + 40, strlen(d7) - 40, out), 0);
+	assert_memory_equal(out, want, 32);
+	assert_int_equal(crypto_hmac_sha256_2(key, sizeof(key), d7, 7, d7 + 7, strlen(d7) - 7, again),
+			 0);
+	assert_memory_equal(again, want, 32);
+	/* Empty message and empty key are still HMACs (no shortcut). */
+	assert_int_equal(crypto_mac_key_set(&mk, "", 0), 0);
+	assert_int_equal(crypto_mac_sha256(&mk, NULL, 0, NULL, 0, out), 0);
+	test_hex("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad", want);
+	assert_memory_equal(out, want, 32);
+	crypto_mac_key_wipe(&mk);
+	for (size_t i = 0; i < sizeof(mk.state); i++)
+		assert_int_equal(mk.state[i], 0);
+	test_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want);
+	assert_int_equal(crypto_sha256("abc", 3, out), 0);
+	assert_memory_equal(out, want, 32);
+}
+
 static void test_seal_roundtrip_and_tamper(void **state)
 {
 	unsigned char key[32], other[32], box[64 + CRYPTO_SEAL_OVERHEAD], out[64],
@@ -219,6 +263,7 @@ int main(void)
 	    cmocka_unit_test(test_kdf_bounds),
 	    cmocka_unit_test(test_gcm_spec_case16),
 	    cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_mac_key_prepared),
 	    cmocka_unit_test(test_seal_roundtrip_and_tamper),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_wipe_free_wipes),

@@ -3,6 +3,8 @@
 #include "test_common.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "reqid.h"
 
@@ -60,6 +62,45 @@ static void test_take(void **state)
 	assert_string_not_equal(a, b);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void *first_id(void *arg)
+{
+	reqid_take(NULL, arg);
+	return NULL;
+}
+
+/* Generated ids never repeat within a thread (100,000 in a row), and two
+ * threads do not start from the same id. */
+static void test_generated_unique(void **state)
+{
+	enum { N = 100000 };
+	uint64_t *ids = malloc(N * sizeof(*ids));
+	char a[REQID_MAX + 1], t1[REQID_MAX + 1], t2[REQID_MAX + 1];
+	pthread_t p1, p2;
+
+	(void)state;
+	assert_non_null(ids);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(reqid_take(NULL, a), 0);
+		assert_true(all_hex(a) && strlen(a) == REQID_GEN_LEN);
+		ids[i] = strtoull(a, NULL, 16);
+	}
+	qsort(ids, N, sizeof(*ids), cmp_u64);
+	for (int i = 1; i < N; i++)
+		assert_true(ids[i] != ids[i - 1]);
+	free(ids);
+	assert_int_equal(pthread_create(&p1, NULL, first_id, t1), 0);
+	assert_int_equal(pthread_create(&p2, NULL, first_id, t2), 0);
+	pthread_join(p1, NULL);
+	pthread_join(p2, NULL);
+	assert_string_not_equal(t1, t2);
+}
+
 static void *other_thread(void *arg)
 {
 	const char **seen = arg;
@@ -96,6 +137,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_take),
+	    cmocka_unit_test(test_generated_unique),
 	    cmocka_unit_test(test_current),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,8 +125,14 @@ def wrk(url, conns, headers=(), script=None, seconds=SECONDS, args=(), pinned=Fa
     return rps, p99
 
 
+# Every server started and not yet closed: stopped at exit, also when a
+# measurement fails half-way.
+LIVE = []
+
+
 class Vault:
     def __init__(self, **env):
+        LIVE.append(self)
         self.dir = tempfile.mkdtemp(prefix="gv-bench-")
         self.port = free_port()
         e = dict(os.environ, GROUP_ID="bench", AUTH_TOKEN=AUTH, DATA_DIR=self.dir,
@@ -148,8 +154,11 @@ class Vault:
         return http(self.port, method, path, body, {"x-auth-token": AUTH})
 
     def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        if self in LIVE:
+            LIVE.remove(self)
+        if hasattr(self, "proc"):
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -176,6 +185,7 @@ def hwm(pid):
 
 class Nginx:
     def __init__(self, body, cpus=None):
+        LIVE.append(self)
         self.dir = tempfile.mkdtemp(prefix="gv-nginx-")
         self.port = free_port()
         conf = os.path.join(self.dir, "nginx.conf")
@@ -198,8 +208,11 @@ return 200 '%(b)s'; } } }
                 time.sleep(0.01)
 
     def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        if self in LIVE:
+            LIVE.remove(self)
+        if hasattr(self, "proc"):
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -577,4 +590,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    finally:
+        for x in list(LIVE):
+            x.close()
+    sys.exit(code)

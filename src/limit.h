@@ -39,6 +39,11 @@
 #define LIMIT_PAGE_LIST_DEFAULT 1000
 /* GET /audit/secret/:key's default page. */
 #define LIMIT_PAGE_SECRET_DEFAULT 50
+/* Audit entries not yet in the per-secret index (the tail), beyond which a
+ * batch indexes a chunk of them before its COMMIT, so that under a load
+ * that never leaves the committer idle the tail stays bounded: each
+ * GET /audit/secret/:key scans the whole tail (16k rows, a few ms). */
+#define LIMIT_AUDIT_TAIL_MAX 16384
 
 /* HTTP. libmicrohttpd's per-connection pool holds the whole request head
  * (and the response head); above 32 KiB 0.9.75 maps it, so it is unmapped at

@@ -332,6 +332,10 @@ static void metrics_render_gauges(struct metrics_text *t, const struct metrics_g
 	if (g->tokens >= 0)
 		metrics_gauge(t, "groupvault_tokens",
 			      "Capability tokens neither revoked nor expired.", (double)g->tokens);
+	if (g->audit_unindexed >= 0)
+		metrics_gauge(t, "groupvault_audit_unindexed",
+			      "Audit entries not yet in the per-secret index.",
+			      (double)g->audit_unindexed);
 	metrics_gauge(t, "groupvault_http_open_connections", "Client connections open.",
 		      (double)conns);
 	metrics_head(t, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");

@@ -36,6 +36,7 @@ struct metrics_gauges {
 	unsigned session_left;			/* seconds */
 	long long secrets;			/* rows; -1 unknown */
 	long long tokens;			/* live registry rows; -1 unknown */
+	long long audit_unindexed;		/* audit tail; -1 unknown */
 	double cpu_seconds;			/* user + system */
 	long long rss_bytes, open_fds, max_fds; /* -1 unknown */
 };

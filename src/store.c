@@ -50,12 +50,27 @@ static const char *const store_sql[Q_COUNT] = {
 		    "VALUES(?1, ?2, ?3, ?4, ?5, 2)",
     [Q_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_LIST] = "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?1",
-    [Q_AUDIT_LIST_SECRET] = "SELECT seq, entry FROM audit WHERE secret_id = ?1 "
-			    "ORDER BY seq DESC LIMIT ?2",
+    /* One secret's entries, newest first: the unindexed tail (above the
+     * mark, scanned by seq) merged with the indexed part. Both arms come
+     * in seq order, so LIMIT stops the merge early; both read the mark in
+     * the same snapshot, so no entry is seen twice or missed. */
+    [Q_AUDIT_LIST_SECRET] =
+	"SELECT seq, entry FROM audit WHERE seq > (SELECT seq FROM audit_mark) AND "
+	"secret_id = ?1 UNION ALL "
+	"SELECT i.seq, a.entry FROM audit_index i JOIN audit a ON a.seq = i.seq AND "
+	"a.secret_id = i.secret_id WHERE i.secret_id = ?1 AND "
+	"i.seq <= (SELECT seq FROM audit_mark) ORDER BY 1 DESC LIMIT ?2",
     [Q_AUDIT_AFTER] = "SELECT seq, entry FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_AUDIT_FROM] = "SELECT seq, entry, secret_id, hash, hv, mac FROM audit WHERE seq > ?1 "
 		     "ORDER BY seq LIMIT ?2",
     [Q_AUDIT_SEAL] = "UPDATE audit SET mac = ?2 WHERE seq = ?1",
+    [Q_AUDIT_TAIL] = "SELECT (SELECT seq FROM audit_mark), (SELECT ifnull(max(seq), 0) FROM audit)",
+    /* OR IGNORE: a pair already there (an edited file) must not wedge the
+     * indexer; the pair is the same either way. */
+    [Q_INDEX_FILL] = "INSERT OR IGNORE INTO audit_index(secret_id, seq) SELECT secret_id, seq "
+		     "FROM audit WHERE seq > ?1 AND seq <= ?2 AND secret_id IS NOT NULL "
+		     "ORDER BY 1, 2",
+    [Q_INDEX_MARK] = "UPDATE audit_mark SET seq = ?1",
     /* Readers' transaction control, prepared once (the hot read path). */
     [Q_BEGIN] = "BEGIN",
     [Q_COMMIT] = "COMMIT",
@@ -177,8 +192,9 @@ struct store *store_open(const char *dir)
 	pthread_cond_init(&st->qcv, NULL);
 	st->queue_tail = &st->queue;
 	st->gen = 1;
+	st->index_idle_ms = STORE_INDEX_IDLE_MS;
 	st->w = store_conn_open(st, 1);
-	if (st->w == NULL || store_commit_start(st) != 0) {
+	if (st->w == NULL || store_index_open(st) != 0 || store_commit_start(st) != 0) {
 		store_close(st);
 		return NULL;
 	}

@@ -11,7 +11,7 @@
 #include "limit.h"
 
 #define STORE_ID_LEN 32
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 struct store_tx; /* a transaction on one connection */

@@ -73,11 +73,36 @@
  * its result from a ring of STORE_RESULTS batches, far more than can finish
  * while it reacquires wmu.
  *
+ * The per-secret audit index (store_index.c). Entries above audit_mark,
+ * the tail, are not yet in audit_index; GET /audit/secret/:key scans the
+ * tail and reads the index for the rest, so neither the hot path nor a
+ * reader depends on when the tail is indexed. It is indexed off the hot
+ * path, in two places, each under wmu and each moving the mark in the same
+ * transaction as the rows it covers:
+ *   - idle: when no job has been queued for index_idle_ms after the last
+ *     batch (STORE_INDEX_RETRY_MS after a failure) and the tail is not
+ *     empty, the committer takes wmu and, if no batch is open and no writer
+ *     has announced itself, indexes one chunk (STORE_INDEX_CHUNK) in a
+ *     transaction of its own; then, while the queue stays empty, the next
+ *     chunk at once. Nothing waits on this but jobs queued meanwhile, for
+ *     at most one chunk;
+ *   - in a batch: just before its COMMIT, if the tail is over
+ *     LIMIT_AUDIT_TAIL_MAX (a load that never leaves the committer idle),
+ *     one chunk goes into the batch, in a savepoint of its own that is undone
+ *     alone if it fails. Whoever commits the batch does this.
+ * Only committed entries are indexed: the chunk is read from the table in
+ * the transaction that commits it, and a rolled-back savepoint's entries
+ * are no longer there. A failed pass is logged once (until one succeeds)
+ * and retried later; it never fails a batch. Each commit records the tail
+ * it leaves (st->unindexed), and a writer's commit that makes it non-empty
+ * wakes the committer (qmu is taken inside wmu, never the other way).
+ *
  * Stopping. store_commit_stop() lets the committer drain the queue (every
  * queued job is committed and answered), joins it, and commits a batch that
  * is still open. A job queued once stopping has begun is refused (-1,
  * done not called).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,6 +121,40 @@ static void store_commit_count(struct store *st, int rc)
 	st->counted = st->head.seq;
 }
 
+/* SQL whose failure the caller reports once (store_index_failed). */
+static int store_quiet(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Just before a batch's COMMIT: if the audit tail is over its cap, indexes
+ * one chunk of it in a savepoint of the batch (undone alone on failure).
+ * Returns the tail the batch leaves, or -1 if it cannot tell. wmu held. */
+static int64_t store_commit_index(struct store *st)
+{
+	int64_t tail, left;
+
+	if (store_index_tail(st->w, &tail) != 0) {
+		store_index_failed(st);
+		return -1;
+	}
+	if (tail <= LIMIT_AUDIT_TAIL_MAX)
+		return tail;
+	if (store_quiet(st->w->db, "SAVEPOINT x") != 0) {
+		store_index_failed(st);
+		return tail;
+	}
+	if (store_index_fill(st->w, STORE_INDEX_CHUNK, &left) == 0 &&
+	    store_quiet(st->w->db, "RELEASE x") == 0) {
+		store_index_ok(st);
+		return left;
+	}
+	store_index_failed(st);
+	store_quiet(st->w->db, "ROLLBACK TO x");
+	store_quiet(st->w->db, "RELEASE x");
+	return tail;
+}
+
 /* Commits the open batch with one fsync and wakes its waiters. wmu held. */
 static void store_commit_batch(struct store *st)
 {
@@ -103,12 +162,15 @@ static void store_commit_batch(struct store *st)
 
 	if (st->outer_open) {
 		uint64_t t0 = metrics_now_ns();
+		int64_t tail = store_commit_index(st);
 		/* The keyed head record goes into the batch it describes. */
 		rc = store_audit_flush(st);
 		if (rc == 0)
 			rc = store_exec(st->w->db, "COMMIT");
 		metrics_commit(st->batch_size, metrics_now_ns() - t0, rc == 0);
 		store_commit_count(st, rc);
+		if (rc == 0 && tail >= 0)
+			store_index_note(st, tail);
 		if (rc != 0) {
 			/* A failed COMMIT (EIO, ENOSPC) may leave the transaction
 			 * open; roll it back so the next batch starts clean. */
@@ -254,24 +316,87 @@ static int store_commit_jobs(struct store *st, struct store_job *jobs)
 	return rc;
 }
 
+/* An idle pass: one chunk of the audit tail indexed in a transaction of
+ * its own, only while no batch is open and no writer has announced itself
+ * (they go first; the next idle spell retries). Returns 1 if more of the
+ * tail is left for the next pass at once, else 0. */
+static int store_commit_idle(struct store *st)
+{
+	int64_t left = -1;
+
+	pthread_mutex_lock(&st->wmu);
+	if (!st->outer_open && st->writers == 0) {
+		if (store_quiet(st->w->db, "BEGIN IMMEDIATE") == 0 &&
+		    store_index_fill(st->w, STORE_INDEX_CHUNK, &left) == 0 &&
+		    store_quiet(st->w->db, "COMMIT") == 0) {
+			store_index_ok(st);
+			st->unindexed = left;
+		} else {
+			store_index_failed(st);
+			if (!sqlite3_get_autocommit(st->w->db))
+				store_quiet(st->w->db, "ROLLBACK");
+			left = -1;
+		}
+	}
+	pthread_mutex_unlock(&st->wmu);
+	return left > 0;
+}
+
+/* Waits for queued jobs and takes them all. NULL with *idle set: nothing
+ * came for the idle time while the audit tail waits to be indexed (at once
+ * if now is set). NULL otherwise: stopping, and drained. */
+static struct store_job *store_committer_wait(struct store *st, int now, int *idle)
+{
+	struct timespec until;
+	struct store_job *jobs;
+	int timed = 0, expired = now;
+
+	pthread_mutex_lock(&st->qmu);
+	while (st->queue == NULL && !st->stopping && !expired) {
+		if (st->unindexed <= 0) {
+			pthread_cond_wait(&st->qcv, &st->qmu);
+			continue;
+		}
+		if (!timed) {
+			long ms = st->index_failing ? STORE_INDEX_RETRY_MS : st->index_idle_ms;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += ms / 1000;
+			until.tv_nsec += (ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			timed = 1;
+		}
+		expired = pthread_cond_timedwait(&st->qcv, &st->qmu, &until) == ETIMEDOUT;
+	}
+	jobs = st->queue;
+	st->queue = NULL;
+	st->queue_tail = &st->queue;
+	*idle = jobs == NULL && !st->stopping;
+	pthread_mutex_unlock(&st->qmu);
+	return jobs;
+}
+
 /* The committer: takes every queued job, appends them to the open batch
  * (joining any synchronous writers' work) and commits with one fsync. New
- * jobs queue up meanwhile without blocking anyone. */
+ * jobs queue up meanwhile without blocking anyone. When idle, it indexes
+ * the audit tail. */
 static void *store_committer_main(void *arg)
 {
 	struct store *st = arg;
+	int more = 0;
 
 	for (;;) {
 		struct store_job *jobs, *next;
-		int rc;
+		int rc, idle;
 
-		pthread_mutex_lock(&st->qmu);
-		while (st->queue == NULL && !st->stopping)
-			pthread_cond_wait(&st->qcv, &st->qmu);
-		jobs = st->queue;
-		st->queue = NULL;
-		st->queue_tail = &st->queue;
-		pthread_mutex_unlock(&st->qmu);
+		jobs = store_committer_wait(st, more, &idle);
+		if (jobs == NULL && idle) {
+			more = store_commit_idle(st);
+			continue;
+		}
+		more = 0;
 		if (jobs == NULL)
 			break; /* stopping, and drained */
 		pthread_mutex_lock(&st->wmu);

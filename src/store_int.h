@@ -40,6 +40,9 @@ enum {
 	Q_AUDIT_AFTER,
 	Q_AUDIT_FROM,
 	Q_AUDIT_SEAL,
+	Q_AUDIT_TAIL,
+	Q_INDEX_FILL,
+	Q_INDEX_MARK,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -50,6 +53,13 @@ enum {
 #define STORE_MAX_BATCH 512
 #define STORE_RESULTS 1024	 /* ring of recent batch results */
 #define STORE_BATCH_WAIT_US 1000 /* a waiter commits an open batch after this */
+/* The per-secret audit index (store_index.c): tail rows indexed per pass,
+ * a pass costing a few ms that a queued job may wait behind; how long the
+ * committer must have had nothing to do before an idle pass; and how long
+ * it waits again after a pass failed. */
+#define STORE_INDEX_CHUNK 4096
+#define STORE_INDEX_IDLE_MS 20
+#define STORE_INDEX_RETRY_MS 1000
 
 /* One SQLite connection with its prepared statements. */
 struct store_tx {
@@ -126,6 +136,12 @@ struct store {
 	pthread_cond_t qcv;
 	struct store_job *queue, **queue_tail;
 	int stopping;
+	/* Audit entries above audit_mark, as of the last commit (the committer
+	 * indexes them when idle); whether indexing is failing (logged once);
+	 * the idle time before a pass (white-box tests raise it: never idle). */
+	_Atomic int64_t unindexed;
+	_Atomic int index_failing;
+	_Atomic int index_idle_ms;
 	/* Readers: a pool of connections, each used by one thread at a time. */
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
@@ -173,6 +189,24 @@ void store_audit_forget(struct store *st);
 int store_audit_flush(struct store *st);
 /* After a batch committed: pushes its entries to the sink, if any. */
 void store_audit_push(struct store *st);
+
+/* store_index.c: the per-secret audit index (audit_index, audit_mark).
+ * The tail is the entries above the mark: 0 with *tail set, or -1. */
+int store_index_tail(struct store_tx *tx, int64_t *tail);
+/* In the open write transaction: indexes up to max tail entries in
+ * (secret_id, seq) order and moves the mark past them; *left is the tail
+ * that remains. 0, or -1 (nothing logged: see store_index_failed). */
+int store_index_fill(struct store_tx *tx, int64_t max, int64_t *left);
+/* At open, on the writer: repairs a mark that is missing or ahead of the
+ * log (an edited file; the index is then rebuilt from the start) and sets
+ * st->unindexed. 0 or -1. */
+int store_index_open(struct store *st);
+/* A pass failed (logs once until one succeeds), or succeeded. */
+void store_index_failed(struct store *st);
+void store_index_ok(struct store *st);
+/* After a commit: records the tail it left (tail >= 0) and wakes the
+ * committer if the tail was empty before. wmu held. */
+void store_index_note(struct store *st, int64_t tail);
 
 /* store_fault.c, test builds (GV_FAULT_INJECTION) only: registers the VFS
  * shim as the default, and counts the fsyncs it passed through. */

@@ -49,6 +49,20 @@ static const char store_schema_v4[] =
     "CREATE INDEX IF NOT EXISTS audit_secret ON audit(secret_id, seq)"
     " WHERE secret_id IS NOT NULL;"
     "CREATE UNIQUE INDEX tokens_hash ON tokens(token_hash);";
+/* v5: the per-secret audit lookup leaves the hot path (issue 16). The
+ * partial index audit_secret put each batch's entries on as many leaves as
+ * the batch had secrets; audit_index holds the same (secret_id, seq) pairs
+ * but is filled by the committer in large sorted chunks, and audit_mark says
+ * through which seq it is complete (store_audit.c). The step fills it from
+ * every existing entry. */
+static const char store_schema_v5[] =
+    "DROP INDEX IF EXISTS audit_secret;"
+    "CREATE TABLE audit_index(secret_id BLOB NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(secret_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE audit_mark(one INTEGER PRIMARY KEY CHECK(one = 1), seq INTEGER NOT NULL);"
+    "INSERT INTO audit_index(secret_id, seq) SELECT secret_id, seq FROM audit"
+    " WHERE secret_id IS NOT NULL ORDER BY 1, 2;"
+    "INSERT INTO audit_mark(one, seq) SELECT 1, ifnull(max(seq), 0) FROM audit;";
 
 /* The step that takes a database from version i to i + 1. */
 static const char *const store_schema_steps[STORE_SCHEMA_VERSION] = {
@@ -56,6 +70,7 @@ static const char *const store_schema_steps[STORE_SCHEMA_VERSION] = {
     store_schema_v2,
     store_schema_v3,
     store_schema_v4,
+    store_schema_v5,
 };
 
 static int store_user_version(sqlite3 *db, int *version)

@@ -24,3 +24,14 @@ int64_t store_token_live_count(struct store_tx *tx, int64_t now_ms)
 	sqlite3_finalize(s);
 	return n;
 }
+
+int64_t store_audit_unindexed(struct store_tx *tx)
+{
+	int64_t tail;
+
+	if (store_index_tail(tx, &tail) != 0) {
+		log_err("%s: %s", __func__, sqlite3_errmsg(tx->db));
+		return -1;
+	}
+	return tail;
+}

@@ -14,10 +14,11 @@ void vault_stats_fill(struct vault *v, struct metrics_gauges *g)
 	g->initialized = vault_is_initialized(v);
 	g->session_left = vault_session_left(v);
 	g->unlocked = g->session_left > 0;
-	g->secrets = g->tokens = -1;
+	g->secrets = g->tokens = g->audit_unindexed = -1;
 	if ((tx = store_tx_begin(v->st, 0)) == NULL)
 		return;
 	g->secrets = store_secret_count(tx);
 	g->tokens = store_token_live_count(tx, util_now_ms());
+	g->audit_unindexed = store_audit_unindexed(tx);
 	store_tx_rollback(tx);
 }

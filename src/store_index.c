@@ -67,11 +67,10 @@ int store_index_fill(struct store_tx *tx, int64_t max, int64_t *left)
 /* Entries may only have been removed by hand (the log is append-only, and
  * store_audit_verify reports it); whatever the index then says about them
  * is dropped and it is rebuilt. */
-static const char store_index_reset[] =
-    "BEGIN IMMEDIATE;"
-    "DELETE FROM audit_index;"
-    "INSERT OR REPLACE INTO audit_mark(one, seq) VALUES(1, 0);"
-    "COMMIT;";
+static const char store_index_reset[] = "BEGIN IMMEDIATE;"
+					"DELETE FROM audit_index;"
+					"INSERT OR REPLACE INTO audit_mark(one, seq) VALUES(1, 0);"
+					"COMMIT;";
 
 int store_index_open(struct store *st)
 {

@@ -168,6 +168,8 @@ int64_t store_scalar(struct store_tx *tx, sqlite3_stmt *s);
 /* store_schema.c: creates or migrates the schema on the writer connection;
  * refuses a database newer than this build. */
 int store_schema_migrate(sqlite3 *db);
+/* The same, stopping at version target (tests build old files with it). */
+int store_schema_migrate_to(sqlite3 *db, int target);
 /* Refuses (-1, one log line) a database whose schema objects differ from
  * the ones this build creates: triggers, views, unknown tables or indexes,
  * changed columns. */

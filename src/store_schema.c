@@ -53,24 +53,23 @@ static const char store_schema_v4[] =
  * partial index audit_secret put each batch's entries on as many leaves as
  * the batch had secrets; audit_index holds the same (secret_id, seq) pairs
  * but is filled by the committer in large sorted chunks, and audit_mark says
- * through which seq it is complete (store_audit.c). The step fills it from
- * every existing entry. */
+ * through which seq it is complete (store_index.c). The step fills it from
+ * every existing entry, reading audit_secret in its order (no sort, so no
+ * temporary file however long the log) before dropping it. Like v4, it may
+ * run again over its own work (a file whose version was set back). */
 static const char store_schema_v5[] =
-    "DROP INDEX IF EXISTS audit_secret;"
-    "CREATE TABLE audit_index(secret_id BLOB NOT NULL, seq INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS audit_index(secret_id BLOB NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY(secret_id, seq)) WITHOUT ROWID;"
-    "CREATE TABLE audit_mark(one INTEGER PRIMARY KEY CHECK(one = 1), seq INTEGER NOT NULL);"
-    "INSERT INTO audit_index(secret_id, seq) SELECT secret_id, seq FROM audit"
+    "CREATE TABLE IF NOT EXISTS audit_mark(one INTEGER PRIMARY KEY CHECK(one = 1),"
+    " seq INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO audit_index(secret_id, seq) SELECT secret_id, seq FROM audit"
     " WHERE secret_id IS NOT NULL ORDER BY 1, 2;"
-    "INSERT INTO audit_mark(one, seq) SELECT 1, ifnull(max(seq), 0) FROM audit;";
+    "INSERT OR REPLACE INTO audit_mark(one, seq) SELECT 1, ifnull(max(seq), 0) FROM audit;"
+    "DROP INDEX IF EXISTS audit_secret;";
 
 /* The step that takes a database from version i to i + 1. */
 static const char *const store_schema_steps[STORE_SCHEMA_VERSION] = {
-    store_schema_v1,
-    store_schema_v2,
-    store_schema_v3,
-    store_schema_v4,
-    store_schema_v5,
+    store_schema_v1, store_schema_v2, store_schema_v3, store_schema_v4, store_schema_v5,
 };
 
 static int store_user_version(sqlite3 *db, int *version)
@@ -88,18 +87,18 @@ static int store_user_version(sqlite3 *db, int *version)
 }
 
 /* Each step moves the schema one version on, inside one transaction. */
-int store_schema_migrate(sqlite3 *db)
+int store_schema_migrate_to(sqlite3 *db, int target)
 {
 	int version;
 
 	if (store_user_version(db, &version) != 0)
 		return -1;
-	if (version > STORE_SCHEMA_VERSION) {
+	if (version > STORE_SCHEMA_VERSION || target > STORE_SCHEMA_VERSION) {
 		log_err("store: database schema %d is newer than this build (%d)", version,
 			STORE_SCHEMA_VERSION);
 		return -1;
 	}
-	while (version < STORE_SCHEMA_VERSION) {
+	while (version < target) {
 		char bump[64];
 		if (store_exec(db, "BEGIN IMMEDIATE") != 0)
 			return -1;
@@ -116,6 +115,8 @@ fail:
 	store_exec(db, "ROLLBACK");
 	return -1;
 }
+
+int store_schema_migrate(sqlite3 *db) { return store_schema_migrate_to(db, STORE_SCHEMA_VERSION); }
 
 /* Every schema object with its columns (tables) or key columns and flags
  * (indexes), one line each, sorted: a description that does not depend on

@@ -7,7 +7,7 @@
 
 #include "store_tmp.h"
 
-#include "store.h"
+#include "store_int.h"
 
 static const unsigned char dg[32] = "0123456789abcdef0123456789abcde";
 
@@ -240,6 +240,93 @@ static void test_v2_tokens_revoked_by_upgrade(void **state)
 			 1);
 }
 
+/* What the v4 -> v5 test's lists saw. */
+struct list_seen {
+	int k, n;
+	int64_t last;
+};
+
+/* Each listed entry is {"n":seq} of secret k, in falling seq. */
+static int check_entry(void *ctx, int64_t seq, const char *entry, size_t len)
+{
+	struct list_seen *sn = ctx;
+	char want[32];
+
+	snprintf(want, sizeof(want), "{\"n\":%lld}", (long long)seq);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(entry, want, len);
+	assert_true(seq < sn->last);
+	assert_true(seq % 5 != 0 && seq % 3 == sn->k);
+	sn->last = seq;
+	sn->n++;
+	return 0;
+}
+
+/* v4 -> v5: a v4 file built by the v1..v4 steps, with entries for three
+ * secrets and some for none, opens with audit_secret gone, every entry
+ * that names a secret in audit_index, the mark at the last entry, and
+ * per-secret lists that match the table. */
+static void test_v4_audit_indexed_by_upgrade(void **state)
+{
+	struct store_tmp *t = *state;
+	unsigned char id[STORE_ID_LEN] = {0x77};
+	struct store_tx *tx;
+	struct store *st;
+	sqlite3 *h;
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open(t->db, &h), SQLITE_OK);
+	assert_int_equal(store_schema_migrate_to(h, 4), 0);
+	assert_int_equal(sqlite3_prepare_v2(h,
+					    "INSERT INTO audit(seq, entry, secret_id, hash, hv)"
+					    " VALUES(?1, ?2, ?3, zeroblob(32), 2)",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	for (int i = 1; i <= 300; i++) {
+		char e[32];
+		snprintf(e, sizeof(e), "{\"n\":%d}", i);
+		id[1] = (unsigned char)(i % 3);
+		sqlite3_bind_int(q, 1, i);
+		sqlite3_bind_text(q, 2, e, -1, SQLITE_TRANSIENT);
+		if (i % 5 != 0)
+			sqlite3_bind_blob(q, 3, id, STORE_ID_LEN, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(q, 3);
+		assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(store_tmp_int(t->db, "PRAGMA user_version"), 4);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM sqlite_master"
+					      " WHERE name = 'audit_secret'"),
+			 1);
+
+	st = store_open(t->dir);
+	assert_non_null(st);
+	st->index_idle_ms = 100000000; /* only the upgrade indexes */
+	assert_int_equal(store_tmp_int(t->db, "PRAGMA user_version"), 5);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM sqlite_master"
+					      " WHERE name = 'audit_secret'"),
+			 0);
+	assert_int_equal(store_tmp_int(t->db, "SELECT seq FROM audit_mark"), 300);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM audit_index"), 240);
+	assert_int_equal(store_tmp_int(t->db, "SELECT count(*) FROM audit_index i JOIN audit a"
+					      " ON a.seq = i.seq AND a.secret_id = i.secret_id"),
+			 240);
+	/* newest first, exactly the entries of that secret */
+	for (int k = 0; k < 3; k++) {
+		struct list_seen sn = {k, 0, 1000};
+		id[1] = (unsigned char)k;
+		tx = store_tx_begin(st, 0);
+		assert_non_null(tx);
+		assert_int_equal(store_audit_list(tx, id, -1, 1000, check_entry, &sn), 0);
+		store_tx_rollback(tx);
+		assert_int_equal(sn.n, 80);
+	}
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +339,7 @@ int main(void)
 	    store_tmp_test(test_unexpected_objects_refused),
 	    store_tmp_test(test_changed_column_refused),
 	    store_tmp_test(test_v2_tokens_revoked_by_upgrade),
+	    store_tmp_test(test_v4_audit_indexed_by_upgrade),
 	};
 
 	return cmocka_run_group_tests_name("store_schema", tests, NULL, NULL);

@@ -150,14 +150,38 @@ static int conn_same_addr(const struct conn_slot *a, const struct conn_slot *b)
 	return a->iplen == b->iplen && memcmp(a->ip, b->ip, a->iplen) == 0;
 }
 
-/* 1 if the client of a busy connection has already hung up: its request
- * (say a read parked until its audit entry commits) has nobody to answer,
- * but libmicrohttpd only notices once the answer is written. */
-static int conn_peer_gone(const struct conn_slot *s)
-{
-	struct pollfd p = {s->fd, POLLRDHUP, 0};
+/* The first of the busy connections (same address as self, if by_addr)
+ * whose client has already hung up: its request (say a read parked until
+ * its audit entry commits) has nobody to answer, but libmicrohttpd only
+ * notices once the answer is written. Polled CONN_POLL_BATCH at a time,
+ * only when a cap is reached. */
+#define CONN_POLL_BATCH 64
 
-	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+static struct conn_slot *conn_find_gone(struct conn_table *t, const struct conn_slot *self,
+					int by_addr)
+{
+	struct pollfd p[CONN_POLL_BATCH];
+	struct conn_slot *who[CONN_POLL_BATCH];
+	unsigned i = 0;
+
+	while (i < t->lim.slots) {
+		int n = 0;
+		for (; i < t->lim.slots && n < CONN_POLL_BATCH; i++) {
+			struct conn_slot *s = &t->slots[i];
+			if (s == self || s->phase != CONN_BUSY || s->ended ||
+			    (by_addr && !conn_same_addr(s, self)))
+				continue;
+			p[n].fd = s->fd;
+			p[n].events = POLLRDHUP;
+			p[n].revents = 0;
+			who[n++] = s;
+		}
+		if (n > 0 && poll(p, (nfds_t)n, 0) > 0)
+			for (int j = 0; j < n; j++)
+				if (p[j].revents & (POLLRDHUP | POLLHUP | POLLERR))
+					return who[j];
+	}
+	return NULL;
 }
 
 /* Ends the longest-waiting live connection other than self that has no
@@ -178,12 +202,8 @@ static int conn_evict(struct conn_table *t, const struct conn_slot *self, int by
 		if (victim == NULL || s->since < victim->since)
 			victim = s;
 	}
-	for (unsigned i = 0; victim == NULL && i < t->lim.slots; i++) {
-		struct conn_slot *s = &t->slots[i];
-		if (s != self && s->phase == CONN_BUSY && !s->ended &&
-		    (!by_addr || conn_same_addr(s, self)) && conn_peer_gone(s))
-			victim = s;
-	}
+	if (victim == NULL)
+		victim = conn_find_gone(t, self, by_addr);
 	if (victim == NULL)
 		return -1;
 	conn_end(t, victim);

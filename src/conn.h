@@ -1,7 +1,7 @@
 /* conn.h: the connection table. Every open connection has a phase and an
  * absolute deadline; a reaper thread ends those past it, and at the caps the
  * longest-waiting connection without a request in progress makes room for a
- * new one. It knows sockets and clocks, nothing of HTTP, and never closes a
+ * new one (failing that, one whose client has hung up). It knows sockets and clocks, nothing of HTTP, and never closes a
  * file descriptor (only shutdown(2), under the lock its owner's close takes). */
 #ifndef GV_CONN_H
 #define GV_CONN_H
@@ -42,7 +42,9 @@ struct conn_slot *conn_open(struct conn_table *t, int fd, const void *addr, size
  * SIZE_MAX for one of unknown size up to body_cap bytes. */
 void conn_head_done(struct conn_table *t, struct conn_slot *s, size_t body_len, size_t body_cap);
 /* The request is being served (body read, handler running, parked): no
- * deadline, never evicted. */
+ * deadline, and evicted only once its client has hung up (end of its
+ * stream: a client that shut down only its sending side counts as gone,
+ * as nginx takes it for an aborted request) and a cap leaves no other. */
 void conn_busy(struct conn_table *t, struct conn_slot *s);
 /* The response went out: the next head is due within head_ms. */
 void conn_request_done(struct conn_table *t, struct conn_slot *s);

@@ -156,9 +156,11 @@ int crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LE
 	return ok ? 0 : -1;
 }
 
+/* The states are copied in and out of mk->state with memcpy (it is bytes,
+ * not a SHA256_CTX), and every stack copy is wiped. */
 int crypto_mac_key_set(struct crypto_mac_key *mk, const void *key, size_t keylen)
 {
-	SHA256_CTX *in = (SHA256_CTX *)(void *)mk->state, *out = in + 1;
+	SHA256_CTX c[2];
 	unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK];
 	int ok = 1;
 
@@ -169,14 +171,17 @@ int crypto_mac_key_set(struct crypto_mac_key *mk, const void *key, size_t keylen
 		memcpy(k, key, keylen);
 	for (size_t i = 0; i < sizeof(pad); i++)
 		pad[i] = k[i] ^ 0x36;
-	ok = ok && SHA256_Init(in) == 1 && SHA256_Update(in, pad, sizeof(pad)) == 1;
+	ok = ok && SHA256_Init(&c[0]) == 1 && SHA256_Update(&c[0], pad, sizeof(pad)) == 1;
 	for (size_t i = 0; i < sizeof(pad); i++)
 		pad[i] = k[i] ^ 0x5c;
-	ok = ok && SHA256_Init(out) == 1 && SHA256_Update(out, pad, sizeof(pad)) == 1;
+	ok = ok && SHA256_Init(&c[1]) == 1 && SHA256_Update(&c[1], pad, sizeof(pad)) == 1;
+	if (ok)
+		memcpy(mk->state, c, sizeof(c));
+	else
+		OPENSSL_cleanse(mk, sizeof(*mk));
+	OPENSSL_cleanse(c, sizeof(c));
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(pad, sizeof(pad));
-	if (!ok)
-		OPENSSL_cleanse(mk, sizeof(*mk));
 	return ok ? 0 : -1;
 }
 
@@ -185,13 +190,14 @@ void crypto_mac_key_wipe(struct crypto_mac_key *mk) { OPENSSL_cleanse(mk, sizeof
 int crypto_mac_sha256(const struct crypto_mac_key *mk, const void *a, size_t alen, const void *b,
 		      size_t blen, unsigned char out[CRYPTO_HASH_LEN])
 {
-	const SHA256_CTX *pads = (const SHA256_CTX *)(const void *)mk->state;
-	SHA256_CTX c = pads[0];
+	SHA256_CTX c;
 	unsigned char inner[CRYPTO_HASH_LEN];
-	int ok = (alen == 0 || SHA256_Update(&c, a, alen) == 1) &&
-		 (blen == 0 || SHA256_Update(&c, b, blen) == 1) && SHA256_Final(inner, &c) == 1;
+	int ok;
 
-	c = pads[1];
+	memcpy(&c, mk->state, sizeof(c));
+	ok = (alen == 0 || SHA256_Update(&c, a, alen) == 1) &&
+	     (blen == 0 || SHA256_Update(&c, b, blen) == 1) && SHA256_Final(inner, &c) == 1;
+	memcpy(&c, mk->state + sizeof(c), sizeof(c));
 	ok = ok && SHA256_Update(&c, inner, sizeof(inner)) == 1 && SHA256_Final(out, &c) == 1;
 	OPENSSL_cleanse(&c, sizeof(c));
 	OPENSSL_cleanse(inner, sizeof(inner));

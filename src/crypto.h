@@ -72,7 +72,7 @@ int crypto_hmac_sha256_2(const void *key, size_t keylen, const void *a, size_t a
  * states after the pads), so each MAC under it hashes only the message.
  * It is as secret as the key: keep it only where the key may be (locked
  * memory, e.g. inside struct vault_keys) and wipe it with the key. */
-#define CRYPTO_MAC_KEY_STATE 256
+#define CRYPTO_MAC_KEY_STATE 224
 struct crypto_mac_key {
 	_Alignas(16) unsigned char state[CRYPTO_MAC_KEY_STATE];
 };

@@ -10,6 +10,8 @@
 
 #include "crypto.h"
 
+_Static_assert(REQID_GEN_LEN / 2 <= CRYPTO_HASH_LEN, "a generated id is cut from one HMAC");
+
 static _Thread_local char reqid_cur[REQID_MAX + 1];
 
 int reqid_valid(const char *s, size_t n)
@@ -25,19 +27,12 @@ int reqid_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* A bijection of 64-bit words (splitmix64's finaliser): distinct inputs
- * give distinct, well spread outputs. */
-static uint64_t reqid_mix(uint64_t x)
-{
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* A generated id is this thread's random key (drawn once) mixed with its
- * own counter: unique within the thread, unpredictable enough to correlate
- * by (ids are not secrets), and without a trip to the CSPRNG per request. */
-static _Thread_local uint64_t reqid_key, reqid_ctr;
+/* A generated id is HMAC-SHA256(thread key, counter), cut to 64 bits: each
+ * thread draws its key once, so a request costs two SHA-256 blocks instead of
+ * a trip to the CSPRNG (and a getpid(2)), and ids neither repeat nor reveal
+ * how many requests came before (ids are not secrets; the key is only theirs). */
+static _Thread_local struct crypto_mac_key reqid_key;
+static _Thread_local uint64_t reqid_ctr;
 static _Thread_local int reqid_keyed;
 
 int reqid_take(const char *sent, char out[REQID_MAX + 1])
@@ -45,7 +40,8 @@ int reqid_take(const char *sent, char out[REQID_MAX + 1])
 	static const char hex[] = "0123456789abcdef";
 	static _Atomic unsigned long long fallback;
 	size_t n = sent != NULL ? strnlen(sent, REQID_MAX + 1) : 0;
-	uint64_t id;
+	unsigned char mac[CRYPTO_HASH_LEN];
+	uint64_t ctr;
 
 	if (reqid_valid(sent, n)) {
 		memcpy(out, sent, n);
@@ -53,15 +49,25 @@ int reqid_take(const char *sent, char out[REQID_MAX + 1])
 		return 0;
 	}
 	if (!reqid_keyed) {
-		if (crypto_random(&reqid_key, sizeof(reqid_key)) != 0) { /* logged there */
+		unsigned char k[CRYPTO_KEY_LEN];
+		int rc = crypto_random(k, sizeof(k)) == 0 ? crypto_mac_key_set(&reqid_key, k, sizeof(k))
+							  : -1;
+		crypto_wipe(k, sizeof(k));
+		if (rc != 0) { /* logged there */
 			snprintf(out, REQID_MAX + 1, "%016llx", ++fallback);
 			return -1;
 		}
 		reqid_keyed = 1;
 	}
-	id = reqid_mix(reqid_mix(reqid_key) ^ ++reqid_ctr);
-	for (int i = 0; i < REQID_GEN_LEN; i++)
-		out[i] = hex[(id >> (60 - 4 * i)) & 15];
+	ctr = ++reqid_ctr;
+	if (crypto_mac_sha256(&reqid_key, &ctr, sizeof(ctr), NULL, 0, mac) != 0) {
+		snprintf(out, REQID_MAX + 1, "%016llx", ++fallback);
+		return -1;
+	}
+	for (int i = 0; i < REQID_GEN_LEN / 2; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
 	out[REQID_GEN_LEN] = '\0';
 	return 0;
 }

@@ -14,8 +14,9 @@
  * [A-Za-z0-9._-]. */
 int reqid_valid(const char *s, size_t n);
 /* Writes into out (REQID_MAX + 1 bytes) the client's id when valid (sent
- * may be NULL), else a new random one. Returns 0, or -1 if no random
- * bytes could be had (out then holds a fallback from a counter). */
+ * may be NULL), else a new one (a keyed hash of a per-thread counter).
+ * Returns 0, or -1 if no key could be had (out then holds a fallback from a
+ * counter). */
 int reqid_take(const char *sent, char out[REQID_MAX + 1]);
 /* The calling thread's current request id (copied); NULL or "" clears it. */
 void reqid_set(const char *id);

@@ -308,7 +308,7 @@ struct vault_defer {
 
 /* Decrypts every row for a listing or the ocmt-v1 export. */
 struct vault_list_ctx {
-	const struct vault_keys *k;
+	const unsigned char *data_key; /* locked memory: the session's, or a copy of it */
 	const struct cap *cap; /* NULL: everything (export) */
 	json_t *out;	       /* keys array, or secrets object for ocmt-v1 */
 	int v1;

@@ -282,7 +282,7 @@ static json_t *vault_ocmt_envelope(const unsigned char *ct, size_t len, const un
 
 enum vault_err vault_ocmt_export(struct store_tx *tx, const struct vault_keys *k, json_t **out)
 {
-	struct vault_list_ctx c = {k, NULL, json_object(), 1, 0, 0, {0}};
+	struct vault_list_ctx c = {k->data, NULL, json_object(), 1, 0, 0, {0}};
 	struct crypto_kdf kdf;
 	unsigned char salt[CRYPTO_KDF_SALT_LEN], nonce[CRYPTO_NONCE_LEN], tag[CRYPTO_TAG_LEN];
 	unsigned char *ct = NULL;

@@ -216,7 +216,7 @@ int vault_list_row(void *arg, const unsigned char *id, int64_t version, const un
 		   size_t len)
 {
 	struct vault_list_ctx *c = arg;
-	json_t *r = record_open(c->k->data, id, version, rec, len), *md;
+	json_t *r = record_open(c->data_key, id, version, rec, len), *md;
 	const char *name;
 
 	if (r == NULL) {
@@ -252,9 +252,9 @@ int vault_list_row(void *arg, const unsigned char *id, int64_t version, const un
 }
 
 /* The checks a listing starts with, under v->rw for reading; on VAULT_OK
- * the session's data key is copied into kc (secure heap). */
+ * the session's data key is copied into dk (secure heap, CRYPTO_KEY_LEN). */
 static enum vault_err vault_secret_list_begin(struct vault *v, const struct cap *cap,
-					      const char *ip, struct vault_keys *kc)
+					      const char *ip, unsigned char *dk)
 {
 	struct vault_keys *k;
 	enum vault_err err = VAULT_OK;
@@ -272,7 +272,7 @@ static enum vault_err vault_secret_list_begin(struct vault *v, const struct cap 
 		err = VAULT_ACCESS_DENIED;
 	}
 	if (err == VAULT_OK)
-		memcpy(kc->data, k->data, CRYPTO_KEY_LEN);
+		memcpy(dk, k->data, CRYPTO_KEY_LEN);
 	pthread_rwlock_unlock(&v->rw);
 	return err;
 }
@@ -287,16 +287,18 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 {
 	struct vault_audit_ev ev = {
 	    "secrets.listed", cap->user_id, ip, NULL, 0, NULL, NULL, 1, NULL};
-	struct vault_keys *kc = crypto_secure_alloc(sizeof(*kc));
-	struct vault_list_ctx c = {kc, cap, NULL, 0, limit, 0, {0}};
+	/* Only the data key: listings may run on every worker at once, and
+	 * the locked heap is small. */
+	unsigned char *dk = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	struct vault_list_ctx c = {dk, cap, NULL, 0, limit, 0, {0}};
 	char next[2 * CRYPTO_HASH_LEN + 1];
 	struct store_tx *tx;
 	enum vault_err err;
 	int r;
 
-	if (kc == NULL)
+	if (dk == NULL)
 		return VAULT_INTERNAL;
-	if ((err = vault_secret_list_begin(v, cap, ip, kc)) != VAULT_OK)
+	if ((err = vault_secret_list_begin(v, cap, ip, dk)) != VAULT_OK)
 		goto done;
 	c.out = json_array();
 	if (c.out == NULL || (tx = store_tx_begin(v->st, 0)) == NULL) {
@@ -320,7 +322,7 @@ enum vault_err vault_secret_list(struct vault *v, const struct cap *cap, const c
 	if (err == VAULT_OK)
 		*out = json_pack("{s:O,s:s*}", "keys", c.out, "next", r == 2 ? next : NULL);
 done:
-	crypto_secure_free(kc, sizeof(*kc));
+	crypto_secure_free(dk, CRYPTO_KEY_LEN);
 	json_decref(c.out);
 	return err;
 }

@@ -256,7 +256,7 @@ build/tsan/groupvaultd: $(TOBJ) build/tobj/main.o | build/tsan
 	@$(CC) $(LDFLAGS) $(TSAN) -o $@ $^ $(LDLIBS)
 
 # Unit tests whose module is shared between threads, under TSan too.
-TSAN_UNIT := ratelimit
+TSAN_UNIT := ratelimit store_ckpt
 TSAN_TBIN := $(TSAN_UNIT:%=build/tsan/%_test)
 
 build/tsan/%_test: tests/unit/%_test.c tests/unit/*.h $(TOBJ) | build/tsan

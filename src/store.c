@@ -107,7 +107,7 @@ int store_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-static void store_conn_close(struct store_tx *tx)
+void store_conn_close(struct store_tx *tx)
 {
 	if (tx == NULL)
 		return;
@@ -119,7 +119,7 @@ static void store_conn_close(struct store_tx *tx)
 }
 
 /* Opens a connection; the writer also creates and migrates the schema. */
-static struct store_tx *store_conn_open(struct store *st, int write)
+struct store_tx *store_conn_open(struct store *st, int write)
 {
 	struct store_tx *tx = calloc(1, sizeof(*tx));
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (write ? SQLITE_OPEN_CREATE : 0);
@@ -190,11 +190,14 @@ struct store *store_open(const char *dir)
 	pthread_cond_init(&st->rcv, NULL);
 	pthread_mutex_init(&st->qmu, NULL);
 	pthread_cond_init(&st->qcv, NULL);
+	pthread_mutex_init(&st->ckmu, NULL);
+	pthread_cond_init(&st->ckcv, NULL);
 	st->queue_tail = &st->queue;
 	st->gen = 1;
 	st->index_idle_ms = STORE_INDEX_IDLE_MS;
 	st->w = store_conn_open(st, 1);
-	if (st->w == NULL || store_index_open(st) != 0 || store_commit_start(st) != 0) {
+	if (st->w == NULL || store_index_open(st) != 0 || store_ckpt_start(st) != 0 ||
+	    store_commit_start(st) != 0) {
 		store_close(st);
 		return NULL;
 	}
@@ -206,6 +209,7 @@ void store_close(struct store *st)
 	if (st == NULL)
 		return;
 	store_commit_stop(st);
+	store_ckpt_stop(st);
 	store_conn_close(st->w);
 	while (st->free_readers != NULL) {
 		struct store_tx *next = st->free_readers->next;
@@ -218,6 +222,8 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->rcv);
 	pthread_mutex_destroy(&st->qmu);
 	pthread_cond_destroy(&st->qcv);
+	pthread_mutex_destroy(&st->ckmu);
+	pthread_cond_destroy(&st->ckcv);
 	free(st);
 }
 

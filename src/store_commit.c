@@ -13,10 +13,15 @@
  *
  * One COMMIT = one fsync. With journal_mode=WAL and synchronous=FULL,
  * SQLite syncs the WAL once per COMMIT, so a batch of N writes costs one
- * fsync instead of N (an automatic checkpoint, each 1000 WAL pages, adds
- * its own). store_commit_batch() is the only place that commits a
- * batch; it runs under wmu, records the result, advances gen, and
- * broadcasts wcv.
+ * fsync instead of N. SQLite's automatic checkpoint is off on the writer:
+ * copying the WAL into vault.db is the checkpointer's (store_ckpt.c), on
+ * its own connection and thread, woken by the writer's wal hook after a
+ * COMMIT leaves the WAL past STORE_CKPT_PAGES. The hook itself copies only
+ * a short rest (so the WAL can restart) or, past STORE_CKPT_HARD, does a
+ * whole checkpoint as the fallback; store_close stops the committer first,
+ * then the checkpointer. store_commit_batch() is the only place that
+ * commits a batch; it runs under wmu, records the result, advances gen,
+ * and broadcasts wcv.
  *
  * Savepoints per writer. Each piece of work runs in its own savepoint of
  * the batch ("SAVEPOINT w" for a synchronous writer, "SAVEPOINT j" for a

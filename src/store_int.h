@@ -60,6 +60,19 @@ enum {
 #define STORE_INDEX_CHUNK 4096
 #define STORE_INDEX_IDLE_MS 20
 #define STORE_INDEX_RETRY_MS 1000
+/* WAL checkpoints (store_ckpt.c). The checkpointer is woken once a commit
+ * leaves STORE_CKPT_PAGES frames in the WAL: SQLite's own default, about
+ * 4 MiB, a copy of a few ms off the writer's path. Past STORE_CKPT_HARD
+ * the writer checkpoints itself, so the WAL cannot grow without bound
+ * (journal_size_limit cuts the file back to it). A failed checkpoint is
+ * retried after STORE_CKPT_RETRY_MS. */
+#define STORE_CKPT_PAGES 1000
+#define STORE_CKPT_HARD (8 * STORE_CKPT_PAGES)
+/* Once the checkpointer has copied all but this many frames (a few
+ * batches' worth), the writer copies the rest itself after its commit so
+ * the WAL can restart: a short copy and the file's fsync. */
+#define STORE_CKPT_REST 64
+#define STORE_CKPT_RETRY_MS 1000
 
 /* One SQLite connection with its prepared statements. */
 struct store_tx {
@@ -142,6 +155,23 @@ struct store {
 	_Atomic int64_t unindexed;
 	_Atomic int index_failing;
 	_Atomic int index_idle_ms;
+	/* The checkpointer (store_ckpt.c): its connection and thread, woken
+	 * through ckmu/ckcv by the writer's wal hook. The WAL's frame count
+	 * after the last commit, its largest, how often it restarted from the
+	 * start, and the checkpoints done by the checkpointer and by the writer
+	 * (to finish one, or as the fallback); ckpt_backfilled: the frames the
+	 * checkpointer's last pass left copied in this WAL. Set under wmu or by the checkpointer,
+	 * read by tests and GET /metrics. ckpt_test_delay_ms: white-box tests slow it. */
+	struct store_tx *ck;
+	pthread_t ckpt_thread;
+	_Atomic int ckpt_running;
+	pthread_mutex_t ckmu;
+	pthread_cond_t ckcv;
+	int ckpt_wanted, ckpt_stopping;
+	_Atomic int ckpt_failing;
+	_Atomic int ckpt_test_delay_ms;
+	_Atomic int wal_frames, wal_max, ckpt_backfilled;
+	_Atomic uint64_t wal_restarts, ckpt_done, ckpt_finish, ckpt_fallback;
 	/* Readers: a pool of connections, each used by one thread at a time. */
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
@@ -149,6 +179,11 @@ struct store {
 	unsigned nreaders;
 };
 
+/* store.c: opens a connection with the store's pragmas and statements
+ * (write: the writer, which also migrates the schema); NULL on failure,
+ * logged. Closes one; NULL is a no-op. */
+struct store_tx *store_conn_open(struct store *st, int write);
+void store_conn_close(struct store_tx *tx);
 /* store.c: statement helpers. */
 int store_exec(sqlite3 *db, const char *sql);
 /* Returns the connection's statement q, reset and unbound. */
@@ -181,6 +216,15 @@ int store_commit_begin(struct store *st);
 int store_commit_end(struct store *st, int ok);
 int store_commit_start(struct store *st);
 void store_commit_stop(struct store *st);
+
+/* store_ckpt.c: turns the writer's automatic checkpoint off, installs its
+ * wal hook and starts the checkpointer (if it cannot, the writer keeps
+ * checkpointing, logged). 0 or -1. Stop joins it and closes its
+ * connection; safe if it never started. */
+int store_ckpt_start(struct store *st);
+void store_ckpt_stop(struct store *st);
+/* The writer's wal hook (sqlite3_wal_hook), after each commit, wmu held. */
+int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames);
 
 /* store_audit.c: the cached chain head across a writer's savepoint. */
 void store_audit_mark(struct store *st);

@@ -265,6 +265,16 @@ static void metrics_render_store(struct metrics_text *t)
 		     "Batches whose COMMIT failed (every request in them got 503).");
 	metrics_printf(t, "groupvault_commit_failures_total %llu\n",
 		       (unsigned long long)METRICS_SUM(counter[METRICS_COMMIT_FAILED]));
+	metrics_head(t, "groupvault_checkpoints_total", "counter",
+		     "WAL checkpoints: by the checkpointer, by the writer for the short rest, "
+		     "by the writer past the WAL's hard bound.");
+	metrics_printf(t,
+		       "groupvault_checkpoints_total{by=\"checkpointer\"} %llu\n"
+		       "groupvault_checkpoints_total{by=\"rest\"} %llu\n"
+		       "groupvault_checkpoints_total{by=\"fallback\"} %llu\n",
+		       (unsigned long long)METRICS_SUM(counter[METRICS_CKPT_CHECKPOINTER]),
+		       (unsigned long long)METRICS_SUM(counter[METRICS_CKPT_REST]),
+		       (unsigned long long)METRICS_SUM(counter[METRICS_CKPT_FALLBACK]));
 	metrics_head(t, "groupvault_commit_batch_writes", "histogram",
 		     "Writes and audit entries per committed batch (one fsync each).");
 	metrics_hist(t, "groupvault_commit_batch_writes", "", metrics_batch_le, NBATCH, b,

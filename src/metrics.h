@@ -27,6 +27,9 @@ enum metrics_counter {
 	METRICS_REGISTRY_CACHE_MISS,
 	METRICS_ROW_CACHE_HIT, /* sealed secret rows */
 	METRICS_ROW_CACHE_MISS,
+	METRICS_CKPT_CHECKPOINTER, /* WAL checkpoints: by the checkpointer thread */
+	METRICS_CKPT_REST,	   /* by the writer, the short rest */
+	METRICS_CKPT_FALLBACK,	   /* by the writer, past the WAL's hard bound */
 	METRICS_COUNTERS
 };
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "store_int.h"
 
 /* One PASSIVE checkpoint on db. 0 done (or another connection is doing one),
@@ -64,14 +65,18 @@ int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	rest = frames - st->ckpt_backfilled;
 	if (frames >= STORE_CKPT_HARD || !st->ckpt_running) {
 		/* Fallback: nobody else will copy it, or not in time. */
-		if (store_ckpt_run(st, db, NULL) == 0)
+		if (store_ckpt_run(st, db, NULL) == 0) {
 			st->ckpt_fallback++;
+			metrics_add(METRICS_CKPT_FALLBACK, 1);
+		}
 	} else if (st->ckpt_backfilled > 0 && rest >= 0 && rest <= STORE_CKPT_REST) {
 		/* The checkpointer copied all but the last few commits; the WAL
 		 * restarts only once nothing is left, which a writer that keeps
 		 * committing would never let it see. Copy the rest here. */
-		if (store_ckpt_run(st, db, NULL) == 0)
+		if (store_ckpt_run(st, db, NULL) == 0) {
 			st->ckpt_finish++;
+			metrics_add(METRICS_CKPT_REST, 1);
+		}
 	} else {
 		pthread_mutex_lock(&st->ckmu);
 		st->ckpt_wanted = 1;
@@ -130,6 +135,7 @@ static void *store_ckpt_main(void *arg)
 		retry = store_ckpt_run(st, st->ck->db, &copied) != 0;
 		if (!retry) {
 			st->ckpt_done++;
+			metrics_add(METRICS_CKPT_CHECKPOINTER, 1);
 			/* Unless the WAL restarted meanwhile (then it is stale). */
 			if (st->wal_restarts == restarts)
 				st->ckpt_backfilled = copied;

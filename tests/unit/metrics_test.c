@@ -123,7 +123,8 @@ static void test_commits_and_counters(void **state)
 	       le4 = value(before, "groupvault_commit_batch_writes_bucket{le=\"4\"}"),
 	       audit = value(before, "groupvault_audit_entries_total"),
 	       wrong = value(before, "groupvault_unlocks_total{result=\"wrong_password\"}"),
-	       rowhit = value(before, "groupvault_cache_hits_total{cache=\"row\"}");
+	       rowhit = value(before, "groupvault_cache_hits_total{cache=\"row\"}"),
+	       ckpt = value(before, "groupvault_checkpoints_total{by=\"fallback\"}");
 
 	(void)state;
 	metrics_commit(3, 2000000, 1);
@@ -132,6 +133,7 @@ static void test_commits_and_counters(void **state)
 	metrics_add(METRICS_AUDIT_ENTRIES, 8);
 	metrics_add(METRICS_UNLOCK_WRONG_PASSWORD, 1);
 	metrics_add(METRICS_ROW_CACHE_HIT, 4);
+	metrics_add(METRICS_CKPT_FALLBACK, 2);
 	after = render();
 	assert_true(value(after, "groupvault_commit_batch_writes_count") == batches + 2);
 	assert_true(value(after, "groupvault_commit_batch_writes_sum") == writes + 8);
@@ -141,6 +143,7 @@ static void test_commits_and_counters(void **state)
 	assert_true(value(after, "groupvault_unlocks_total{result=\"wrong_password\"}") ==
 		    wrong + 1);
 	assert_true(value(after, "groupvault_cache_hits_total{cache=\"row\"}") == rowhit + 4);
+	assert_true(value(after, "groupvault_checkpoints_total{by=\"fallback\"}") == ckpt + 2);
 	crypto_wipe_free(before);
 	crypto_wipe_free(after);
 }

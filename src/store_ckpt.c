@@ -47,6 +47,8 @@ static int store_ckpt_run(struct store *st, sqlite3 *db, int *copied)
 	return -1;
 }
 
+static void store_ckpt_launch(struct store *st);
+
 int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store *st = arg;
@@ -62,6 +64,8 @@ int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		st->wal_max = frames;
 	if (frames < STORE_CKPT_PAGES)
 		return SQLITE_OK;
+	if (!st->ckpt_running && !st->ckpt_tried)
+		store_ckpt_launch(st);
 	rest = frames - st->ckpt_backfilled;
 	if (frames >= STORE_CKPT_HARD || !st->ckpt_running) {
 		/* Fallback: nobody else will copy it, or not in time. */
@@ -166,19 +170,28 @@ int store_ckpt_start(struct store *st)
 	if (store_exec(st->w->db, sql) != 0)
 		return -1;
 	sqlite3_wal_hook(st->w->db, store_ckpt_hook, st);
+	return 0;
+}
+
+/* Starts the checkpointer the first time the WAL needs one (wmu held, from
+ * the hook): a vault that never writes 1000 pages (most of a fleet, idle)
+ * never pays for its connection and thread. Tried once; if it cannot start,
+ * checkpoints stay on the writer. */
+static void store_ckpt_launch(struct store *st)
+{
+	st->ckpt_tried = 1;
 	st->ck = store_conn_open(st, 0);
 	if (st->ck == NULL) {
 		log_err("store: checkpoints run on the writer (no connection for them)");
-		return 0;
+		return;
 	}
 	if (pthread_create(&st->ckpt_thread, NULL, store_ckpt_main, st) != 0) {
 		log_err("store: checkpoints run on the writer (cannot start a thread)");
 		store_conn_close(st->ck);
 		st->ck = NULL;
-		return 0;
+		return;
 	}
 	st->ckpt_running = 1;
-	return 0;
 }
 
 void store_ckpt_stop(struct store *st)

@@ -168,6 +168,7 @@ struct store {
 	pthread_mutex_t ckmu;
 	pthread_cond_t ckcv;
 	int ckpt_wanted, ckpt_stopping;
+	int ckpt_tried; /* the checkpointer is started once, when first needed (wmu) */
 	_Atomic int ckpt_failing;
 	_Atomic int ckpt_test_delay_ms;
 	_Atomic int wal_frames, wal_max, ckpt_backfilled;

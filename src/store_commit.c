@@ -168,8 +168,15 @@ static void store_commit_batch(struct store *st)
 	if (st->outer_open) {
 		uint64_t t0 = metrics_now_ns();
 		int64_t tail = store_commit_index(st);
+		/* On a full disk, an I/O error or no memory SQLite may roll back
+		 * the whole transaction, not just the failed statement: then
+		 * nothing of the batch is left, and the head record must not be
+		 * written on its own (autocommit) for entries that are gone. */
+		if (sqlite3_get_autocommit(st->w->db))
+			rc = -1;
 		/* The keyed head record goes into the batch it describes. */
-		rc = store_audit_flush(st);
+		if (rc == 0)
+			rc = store_audit_flush(st);
 		if (rc == 0)
 			rc = store_exec(st->w->db, "COMMIT");
 		metrics_commit(st->batch_size, metrics_now_ns() - t0, rc == 0);
@@ -298,6 +305,10 @@ static int store_commit_jobs(struct store *st, struct store_job *jobs)
 		st->outer_open = rc == 0;
 	}
 	for (struct store_job *j = jobs; j != NULL; j = j->next) {
+		/* A job whose failure took the whole transaction with it (see
+		 * store_commit_batch) leaves none for the rest to join. */
+		if (rc == 0 && st->outer_open && sqlite3_get_autocommit(st->w->db))
+			rc = -1;
 		if (rc != 0)
 			j->rc = -1;
 		else if (j->fn == NULL) /* one statement: atomic by itself */

@@ -198,34 +198,6 @@ static void test_overlapping_writers_share_one_fsync(void **state)
 	store_close(st);
 }
 
-struct answers {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, ok, failed;
-};
-
-static void answered(void *ctx, int rc)
-{
-	struct answers *a = ctx;
-
-	pthread_mutex_lock(&a->mu);
-	a->n++;
-	if (rc == 0)
-		a->ok++;
-	else
-		a->failed++;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-static void wait_answers(struct answers *a, int n)
-{
-	pthread_mutex_lock(&a->mu);
-	while (a->n < n)
-		pthread_cond_wait(&a->cv, &a->mu);
-	pthread_mutex_unlock(&a->mu);
-}
-
 static int put_job(struct store_tx *tx, void *arg)
 {
 	unsigned char id[STORE_ID_LEN] = {0xaa};

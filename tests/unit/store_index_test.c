@@ -200,31 +200,6 @@ static void test_list_equals_scan_at_any_mark(void **state)
 	store_close(st);
 }
 
-struct answers {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, ok;
-};
-
-static void answered(void *ctx, int rc)
-{
-	struct answers *a = ctx;
-
-	pthread_mutex_lock(&a->mu);
-	a->n++;
-	a->ok += rc == 0;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-static void wait_answers(struct answers *a, int n)
-{
-	pthread_mutex_lock(&a->mu);
-	while (a->n < n)
-		pthread_cond_wait(&a->cv, &a->mu);
-	pthread_mutex_unlock(&a->mu);
-}
-
 /* A job that writes an entry for secret 1 and then fails. */
 static int failing_append(struct store_tx *tx, void *arg)
 {
@@ -253,7 +228,7 @@ static void test_rolled_back_entry_never_indexed(void **state)
 {
 	struct store_tmp *t = *state;
 	struct store *st = open_store(t, NEVER_MS);
-	struct answers a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct answers a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
 	unsigned char one[STORE_ID_LEN], two[STORE_ID_LEN];
 	struct store_tx *tx;
 
@@ -302,7 +277,7 @@ static void test_tail_cap_indexes_in_batch(void **state)
 {
 	struct store_tmp *t = *state;
 	struct store *st = open_store(t, NEVER_MS);
-	struct answers a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct answers a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
 	enum { PARKED = STORE_INDEX_CHUNK + 8 };
 	struct store_tx *tx;
 	int64_t tail = -1;

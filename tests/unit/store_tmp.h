@@ -5,6 +5,7 @@
 #define GV_STORE_TMP_H
 
 #include <ftw.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,35 @@ static inline int64_t store_tmp_int(const char *db, const char *sql)
 	sqlite3_finalize(q);
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 	return v;
+}
+
+/* Parked jobs' answers (store_done_fn): how many came, how many were 0. */
+struct answers {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n, ok, failed;
+};
+
+static inline void answered(void *ctx, int rc)
+{
+	struct answers *a = ctx;
+
+	pthread_mutex_lock(&a->mu);
+	a->n++;
+	if (rc == 0)
+		a->ok++;
+	else
+		a->failed++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static inline void wait_answers(struct answers *a, int n)
+{
+	pthread_mutex_lock(&a->mu);
+	while (a->n < n)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
 }
 
 #endif

@@ -185,13 +185,19 @@ struct store *store_open(const char *dir)
 		return NULL;
 	}
 	pthread_mutex_init(&st->wmu, NULL);
-	pthread_cond_init(&st->wcv, NULL);
+	/* Timed waits (batch wait, idle index pass, checkpoint retry) count
+	 * on the monotonic clock: a wall-clock step must not stretch them. */
+	pthread_condattr_t mono;
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->wcv, &mono);
 	pthread_mutex_init(&st->rmu, NULL);
 	pthread_cond_init(&st->rcv, NULL);
 	pthread_mutex_init(&st->qmu, NULL);
-	pthread_cond_init(&st->qcv, NULL);
+	pthread_cond_init(&st->qcv, &mono);
 	pthread_mutex_init(&st->ckmu, NULL);
-	pthread_cond_init(&st->ckcv, NULL);
+	pthread_cond_init(&st->ckcv, &mono);
+	pthread_condattr_destroy(&mono);
 	st->queue_tail = &st->queue;
 	st->gen = 1;
 	st->index_idle_ms = STORE_INDEX_IDLE_MS;

@@ -90,10 +90,10 @@ int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-/* Sets an absolute CLOCK_REALTIME deadline ms from now. */
+/* Sets an absolute CLOCK_MONOTONIC deadline ms from now (ckcv's clock). */
 static void store_ckpt_deadline(struct timespec *ts, long ms)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000) {

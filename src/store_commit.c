@@ -230,7 +230,7 @@ static void store_commit_wait(struct store *st, uint64_t mine)
 {
 	while (st->done_gen < mine) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts); /* wcv's clock */
 		ts.tv_nsec += STORE_BATCH_WAIT_US * 1000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
@@ -375,7 +375,7 @@ static struct store_job *store_committer_wait(struct store *st, int now, int *id
 		}
 		if (!timed) {
 			long ms = st->index_failing ? STORE_INDEX_RETRY_MS : st->index_idle_ms;
-			clock_gettime(CLOCK_REALTIME, &until);
+			clock_gettime(CLOCK_MONOTONIC, &until); /* qcv's clock */
 			until.tv_sec += ms / 1000;
 			until.tv_nsec += (ms % 1000) * 1000000L;
 			if (until.tv_nsec >= 1000000000) {

@@ -38,7 +38,7 @@ static _Thread_local int reqid_keyed;
 int reqid_take(const char *sent, char out[REQID_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	static _Atomic unsigned long long fallback;
+	static _Atomic unsigned long long fallbacks;
 	size_t n = sent != NULL ? strnlen(sent, REQID_MAX + 1) : 0;
 	unsigned char mac[CRYPTO_HASH_LEN];
 	uint64_t ctr;
@@ -53,23 +53,22 @@ int reqid_take(const char *sent, char out[REQID_MAX + 1])
 		int rc = crypto_random(k, sizeof(k)) == 0 ? crypto_mac_key_set(&reqid_key, k, sizeof(k))
 							  : -1;
 		crypto_wipe(k, sizeof(k));
-		if (rc != 0) { /* logged there */
-			snprintf(out, REQID_MAX + 1, "%016llx", ++fallback);
-			return -1;
-		}
+		if (rc != 0) /* logged there */
+			goto fallback;
 		reqid_keyed = 1;
 	}
 	ctr = ++reqid_ctr;
-	if (crypto_mac_sha256(&reqid_key, &ctr, sizeof(ctr), NULL, 0, mac) != 0) {
-		snprintf(out, REQID_MAX + 1, "%016llx", ++fallback);
-		return -1;
-	}
+	if (crypto_mac_sha256(&reqid_key, &ctr, sizeof(ctr), NULL, 0, mac) != 0)
+		goto fallback;
 	for (int i = 0; i < REQID_GEN_LEN / 2; i++) {
 		out[2 * i] = hex[mac[i] >> 4];
 		out[2 * i + 1] = hex[mac[i] & 15];
 	}
 	out[REQID_GEN_LEN] = '\0';
 	return 0;
+fallback:
+	snprintf(out, REQID_MAX + 1, "%016llx", ++fallbacks);
+	return -1;
 }
 
 void reqid_set(const char *id)

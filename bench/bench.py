@@ -153,6 +153,28 @@ class Vault:
     def mgmt(self, method, path, body=None):
         return http(self.port, method, path, body, {"x-auth-token": AUTH})
 
+    def session(self):
+        """Initializes and unlocks the vault; a read/write token for a day."""
+        assert self.mgmt("POST", "/init", {"password": PASSWORD})[0] == 200
+        assert self.mgmt("POST", "/unlock", {"password": PASSWORD})[0] == 200
+        ask = {"userId": "bench", "permissions": ["read", "write"], "ttlSeconds": 86400}
+        return self.mgmt("POST", "/tokens", ask)[1]["token"]
+
+    def create_keys(self, tok, lo, hi, clients=16):
+        """key<lo>..key<hi-1>, by parallel clients (each write waits an fsync)."""
+        def create(a, b):
+            for i in range(a, b):
+                assert http(self.port, "POST", "/secrets/key%d" % i, {"value": VALUE},
+                            {"x-capability-token": tok})[0] == 200
+        n = hi - lo
+        makers = [threading.Thread(target=create, args=(lo + i * n // clients,
+                                                        lo + (i + 1) * n // clients))
+                  for i in range(clients)]
+        for t in makers:
+            t.start()
+        for t in makers:
+            t.join()
+
     def close(self):
         if self in LIVE:
             LIVE.remove(self)
@@ -352,10 +374,7 @@ def fleet_rows(row, n=100, burst=10):
             ok=per <= 2 * 1024)
         after = []
         for x in vaults[:burst]:
-            assert x.mgmt("POST", "/init", {"password": PASSWORD})[0] == 200
-            assert x.mgmt("POST", "/unlock", {"password": PASSWORD})[0] == 200
-            t = http(x.port, "POST", "/tokens", {"userId": "bench", "permissions": ["read", "write"]},
-                     {"x-auth-token": AUTH})[1]["token"]
+            t = x.session()
             assert http(x.port, "POST", "/secrets/key3", {"value": VALUE},
                         {"x-capability-token": t})[0] == 200
             wrk("http://127.0.0.1:%d/secrets/key3" % x.port, 64, ["x-capability-token: " + t],
@@ -481,23 +500,11 @@ def main():
     # figure alternates runs on it with runs on the 10-secret vault, so the
     # machine's drift hits both sides of the ratio.
     big = Vault()
-    assert big.mgmt("POST", "/init", {"password": PASSWORD})[0] == 200
-    assert big.mgmt("POST", "/unlock", {"password": PASSWORD})[0] == 200
-    btok = http(big.port, "POST", "/tokens", {"userId": "bench", "permissions": ["read", "write"],
-                                               "ttlSeconds": 86400}, {"x-auth-token": AUTH})[1]["token"]
+    btok = big.session()
     bcap = "x-capability-token: " + btok
     # key0..key{SPREAD-1}, read at random below (more keys than the row
-    # cache holds); created by parallel clients, since each waits an fsync.
-    def create(lo, hi):
-        for i in range(lo, hi):
-            assert http(big.port, "POST", "/secrets/key%d" % i, {"value": VALUE},
-                        {"x-capability-token": btok})[0] == 200
-    makers = [threading.Thread(target=create, args=(i * SPREAD // 16, (i + 1) * SPREAD // 16))
-              for i in range(16)]
-    for t in makers:
-        t.start()
-    for t in makers:
-        t.join()
+    # cache holds).
+    big.create_keys(btok, 0, SPREAD)
     burl = "http://127.0.0.1:%d/secrets/key3" % big.port
     rlua = os.path.join(ROOT, "bench", "read.lua")
 
